@@ -1,0 +1,5 @@
+import sys
+
+from witnessnet.cli import main
+
+sys.exit(main())
