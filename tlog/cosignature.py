@@ -230,6 +230,8 @@ class MLDSA44CosignatureSigner:
         return self.sign_at(text, int(self.clock()))
 
     def sign_at(self, text: bytes, timestamp: int) -> bytes:
+        if not 0 <= timestamp <= MAX_TIMESTAMP:
+            raise ValueError(f"timestamp {timestamp} out of range")
         cp = parse_checkpoint(text.decode("utf-8"))
         msg = subtree_v1_message(self.name, timestamp, cp.origin, cp.size, cp.root)
         return timestamp.to_bytes(8, "big") + self._key.sign(msg)  # type: ignore[attr-defined]

@@ -74,6 +74,8 @@ def split_key(s: str, what: str) -> ParsedKey:
         raw = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
         raise MalformedKeyError(f"{what} for {name}: key is not valid base64") from None
+    if base64.b64encode(raw).decode("ascii") != b64:
+        raise MalformedKeyError(f"{what} for {name}: key is not canonical base64")
     if len(raw) < 2:
         raise MalformedKeyError(f"{what} for {name}: key is too short")
     return ParsedKey(name, int(hex8, 16), raw[0], raw[1:])

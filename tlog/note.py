@@ -96,7 +96,9 @@ def is_valid_key_name(name: str) -> bool:
     return (
         bool(name)
         and "+" not in name
-        and not any(c.isspace() or ord(c) < 0x20 or c == "\x7f" for c in name)
+        and not any(
+            c.isspace() or ord(c) < 0x20 or c == "\x7f" or 0xD800 <= ord(c) <= 0xDFFF for c in name
+        )
     )
 
 
@@ -154,6 +156,10 @@ def parse_note(data: bytes | str) -> Note:
         msg = data
         if len(msg) > MAX_NOTE_BYTES:
             raise MalformedNoteError(f"note is over the {MAX_NOTE_BYTES} byte limit")
+        try:
+            msg.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise MalformedNoteError(f"note is not valid UTF-8 at character {e.start}") from None
     check_no_control_characters(msg, "note")
     split = msg.rfind("\n\n")
     if split < 0:
