@@ -1,5 +1,5 @@
 """Subcommand modules; each exposes `register(subparsers)`."""
 
-from witnessnet.commands import key, note, proof
+from witnessnet.commands import demo, key, log, note, proof
 
-COMMANDS = (key, note, proof)
+COMMANDS = (key, note, proof, log, demo)
