@@ -1,5 +1,5 @@
 """Subcommand modules; each exposes `register(subparsers)`."""
 
-from witnessnet.commands import demo, key, log, note, proof
+from witnessnet.commands import demo, evidence, key, log, note, proof, verify
 
-COMMANDS = (key, note, proof, log, demo)
+COMMANDS = (key, note, proof, log, demo, evidence, verify)
