@@ -1,0 +1,261 @@
+"""The witness's HTTP interface: an ASGI app over a `Witness`.
+
+    POST /add-checkpoint           C2SP tlog-witness add-checkpoint
+    GET  /<hex sha256(origin)>/checkpoint
+                                   latest checkpoint with this witness's cosignature
+    GET  /logs                     JSON: every log with size, root, last advance
+    GET  /                         HTML status page
+    GET  /healthz, GET /metrics    liveness and Prometheus metrics
+
+Protocol outcomes map to responses in `_outcome_reply`, exceptions in
+`_error_reply`: nowhere else. Every request ends in one JSON log line
+(`witness.http`): debug for routine outcomes, info for bad requests, warning for
+a log that sent a fork.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import time
+from typing import Any
+
+import trio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from witness.decide import LogState, Reason, Reject
+from witness.errors import StoreError, WitnessError
+from witness.service import Cosigned, Witness
+from witness.statuspage import render_status
+
+MAX_BODY = 64 * 1024
+BODY_TIMEOUT = 10.0
+SIZE_CONTENT_TYPE = b"text/x.tlog.size"
+
+log = logging.getLogger("witness.http")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class BodyTooLargeError(WitnessError):
+    """A request body over MAX_BODY bytes."""
+
+
+class BodyTimeoutError(WitnessError):
+    """A request body that did not arrive within BODY_TIMEOUT seconds."""
+
+
+class BodyIncompleteError(WitnessError):
+    """The client went away before sending the whole body."""
+
+
+_ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (BodyTooLargeError, 413),
+    (BodyTimeoutError, 408),
+    (BodyIncompleteError, 400),
+    (StoreError, 503),
+)
+
+_Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
+_TEXT = (b"content-type", b"text/plain; charset=utf-8")
+
+
+def _error_reply(exc: Exception) -> _Reply:
+    status = next((s for cls, s in _ERROR_STATUS if isinstance(exc, cls)), 500)
+    return status, [_TEXT], f"{exc}\n".encode()
+
+
+def _outcome_reply(outcome: Cosigned | Reject) -> _Reply:
+    if isinstance(outcome, Cosigned):
+        return 200, [_TEXT], outcome.lines
+    if outcome.reason.status == 409:
+        return 409, [(b"content-type", SIZE_CONTENT_TYPE)], f"{outcome.size}\n".encode()
+    headers = [_TEXT]
+    if outcome.retry_after is not None:
+        headers.append((b"retry-after", str(outcome.retry_after).encode()))
+    return outcome.reason.status, headers, f"{outcome.detail}\n".encode()
+
+
+async def _read_body(scope: Scope, receive: Receive) -> bytes:
+    length = dict(scope["headers"]).get(b"content-length", b"")
+    if length.isdigit() and int(length) > MAX_BODY:
+        raise BodyTooLargeError(f"request body of {int(length)} bytes is over {MAX_BODY} bytes")
+    chunks, total, more = [], 0, True
+    with trio.move_on_after(BODY_TIMEOUT):
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise BodyIncompleteError("client disconnected before sending the whole body")
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > MAX_BODY:
+                raise BodyTooLargeError(f"request body is over {MAX_BODY} bytes")
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+    if more:
+        raise BodyTimeoutError(f"request body took over {BODY_TIMEOUT:g} seconds")
+    return b"".join(chunks)
+
+
+def _log_entry(state: LogState, trusted: bool) -> dict[str, Any]:
+    return {
+        "origin": state.origin,
+        "size": state.size,
+        "root": None if state.root is None else base64.b64encode(state.root).decode(),
+        "last_advance": state.updated,
+        "trusted": trusted,
+    }
+
+
+def create_app(witness: Witness) -> ASGIApp:
+    """The ASGI application serving `witness`."""
+
+    async def checkpoint(request: Request) -> Response:
+        digest = request.path_params["origin_hash"]
+        trusted = witness.registry.by_hash(digest) if _HEX64.fullmatch(digest) else None
+        note = None if trusted is None else witness.cosigned_checkpoint(trusted.origin)
+        if note is None:
+            return PlainTextResponse("no cosigned checkpoint for this origin hash\n", 404)
+        return PlainTextResponse(note)
+
+    async def logs(request: Request) -> Response:
+        entries = [
+            _log_entry(s, witness.registry.get(s.origin) is not None)
+            for s in witness.store.all_logs()
+        ]
+        return JSONResponse({"witness": witness.name, "logs": entries})
+
+    async def status(request: Request) -> Response:
+        rows = [
+            (t, witness.store.latest(t.origin) or LogState(t.origin))
+            for t in sorted(witness.registry, key=lambda t: t.origin)
+        ]
+        return HTMLResponse(render_status(witness.name, [witness.signer.vkey()], rows))
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def prometheus(request: Request) -> Response:
+        body = witness.metrics.render()
+        return Response(body, headers={"content-type": "text/plain; version=0.0.4"})
+
+    pages = Starlette(
+        routes=[
+            Route("/logs", logs),
+            Route("/healthz", healthz),
+            Route("/metrics", prometheus),
+            Route("/", status),
+            Route("/{origin_hash}/checkpoint", checkpoint),
+        ]
+    )
+    return _App(pages, witness)
+
+
+def _endpoint(path: str) -> str:
+    if path in ("/add-checkpoint", "/logs", "/healthz", "/metrics", "/"):
+        return path
+    return "/<origin hash>/checkpoint" if path.endswith("/checkpoint") else "other"
+
+
+# Requests worth an operator's attention by default; 200s and 409s are routine.
+_NOTABLE = {
+    r.label
+    for r in (
+        Reason.MALFORMED,
+        Reason.UNKNOWN_LOG,
+        Reason.BAD_SIGNATURE,
+        Reason.OLD_AFTER_NEW,
+        Reason.BAD_PROOF,
+    )
+}
+
+
+def _level(status: int, fields: dict[str, Any]) -> int:
+    if fields.get("reason") == Reason.FORK.label:
+        return logging.WARNING
+    if status >= 500:
+        return logging.ERROR
+    if status in (408, 413) or fields.get("reason") in _NOTABLE:
+        return logging.INFO
+    return logging.DEBUG
+
+
+class _App:
+    """The ASGI entry point: one metric and at most one log line per request.
+
+    add-checkpoint is served here directly, not through Starlette: it is the hot
+    path, and Starlette's request and response objects cost a tenth of its budget.
+    """
+
+    def __init__(self, pages: ASGIApp, witness: Witness) -> None:
+        self.pages = pages
+        self.witness = witness
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.pages(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        fields: dict[str, Any] = {}
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            if scope["path"] == "/add-checkpoint":
+                await self.add_checkpoint(scope, receive, send_status, fields)
+            else:
+                await self.pages(scope, receive, send_status)
+        finally:
+            self.finish(scope, status, start, fields)
+
+    async def add_checkpoint(
+        self, scope: Scope, receive: Receive, send: Send, fields: dict[str, Any]
+    ) -> None:
+        if scope["method"] != "POST":
+            reply: _Reply = 405, [_TEXT, (b"allow", b"POST")], b"use POST\n"
+        else:
+            try:
+                body = await _read_body(scope, receive)
+                start = time.perf_counter()
+                outcome = await self.witness.add_checkpoint(body)
+                self.witness.metrics.latency.observe(time.perf_counter() - start)
+                fields.update(_outcome_fields(outcome))
+                reply = _outcome_reply(outcome)
+            except WitnessError as e:
+                fields["error"] = str(e)
+                reply = _error_reply(e)
+        status, headers, content = reply
+        headers = [*headers, (b"content-length", str(len(content)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    def finish(self, scope: Scope, status: int, start: float, fields: dict[str, Any]) -> None:
+        self.witness.metrics.requests.labels(_endpoint(scope["path"]), str(status)).inc()
+        level = _level(status, fields)
+        if log.isEnabledFor(level):
+            client = scope.get("client") or ("", 0)
+            extra = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "ms": round((time.perf_counter() - start) * 1000, 2),
+                "client": client[0],
+                **fields,
+            }
+            log.log(level, "request", extra=extra)
+
+
+def _outcome_fields(outcome: Cosigned | Reject) -> dict[str, Any]:
+    if isinstance(outcome, Cosigned):
+        cp = outcome.checkpoint
+        return {"origin": cp.origin, "size": cp.size, "advanced": outcome.advanced}
+    return {"reason": outcome.reason.label, "detail": outcome.detail}
