@@ -5,7 +5,8 @@ catches one class. The gossip HTTP shell maps them to status codes in one
 place: MalformedMessageError -> 400 (413 for OversizedMessageError),
 UnknownSenderError and BadSignatureError -> 403, ReplayError -> 409. The
 `evidence verify` command maps MalformedEvidenceError to exit 2 and
-NotProofError to exit 1.
+NotProofError to exit 1. The daemon's own failures are GossipStateError (its
+database) and PeerError (an exchange with a peer that did not complete).
 """
 
 from tlog.errors import TlogError
@@ -53,3 +54,15 @@ class NotProofError(EvidenceError):
 
 class SuspicionNotProofError(NotProofError):
     """A suspicion record: a witness's signed report, never proof by itself."""
+
+
+class GossipStateError(GossipError):
+    """The gossip database cannot be opened or written."""
+
+
+class PeerError(GossipError):
+    """An exchange with a peer that did not complete; `outcome` is the metric label."""
+
+    def __init__(self, outcome: str, message: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome

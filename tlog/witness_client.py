@@ -87,35 +87,51 @@ class WitnessClient:
     ) -> list[Signature]:
         """Get cosignatures on `note` (a checkpoint of `size` leaves) from this witness.
 
-        Retries once after a 409 with the size the witness reports.
+        Retries once after a 409 with the size the witness reports. Raises
+        WitnessRejectedError when the witness refuses (409 with its own size when it
+        has cosigned a larger tree, or another checkpoint of this size: a split view),
+        WitnessUnavailableError when it cannot be reached, WitnessClientError for a
+        response that is not one.
         """
         for _ in range(2):
             old = min(self.known_size, size)
             proof = await proof_source(old, size) if 0 < old < size else []
             body = build_add_checkpoint_body(old, proof, note.to_bytes())
-            try:
-                resp = await self.http.post(
-                    self.url.rstrip("/") + "/add-checkpoint", content=body, timeout=self.timeout
-                )
-            except httpx.HTTPError as e:
-                raise WitnessUnavailableError(f"witness {self.url}: {e!r}") from None
-            content = resp.content[:MAX_RESPONSE_BYTES]
-            if resp.status_code == 200:
+            status, content_type, content = await self._post(body)
+            if status == 200:
                 self.known_size = size
                 return parse_cosignatures(content, note, self.witness)
-            if resp.status_code == 409 and resp.headers.get("content-type", "").startswith(
-                SIZE_CONTENT_TYPE
-            ):
-                reported = parse_size(content.decode("ascii", "replace").strip(), "409 size")
+            if status == 409 and content_type.startswith(SIZE_CONTENT_TYPE):
+                try:
+                    text = content.decode("ascii").removesuffix("\n")
+                    reported = parse_size(text, "409 size")
+                except (UnicodeDecodeError, TlogError) as e:
+                    raise WitnessClientError(f"witness {self.url}: bad 409 body: {e}") from None
                 if reported > size:
                     raise WitnessRejectedError(
                         self.url, 409, f"witness has cosigned size {reported} > {size}"
                     )
-                if reported == self.known_size:
-                    raise WitnessRejectedError(self.url, 409, "same size, different root")
+                if reported == old:
+                    raise WitnessRejectedError(
+                        self.url, 409, f"witness has cosigned another checkpoint of size {old}"
+                    )
                 self.known_size = reported
                 continue
-            raise WitnessRejectedError(
-                self.url, resp.status_code, content.decode("utf-8", "replace").strip()
-            )
+            raise WitnessRejectedError(self.url, status, content.decode("utf-8", "replace").strip())
         raise WitnessRejectedError(self.url, 409, "size kept changing between retries")
+
+    async def _post(self, body: bytes) -> tuple[int, str, bytes]:
+        """POST the body; the status, content type and at most MAX_RESPONSE_BYTES of body."""
+        url = self.url.rstrip("/") + "/add-checkpoint"
+        try:
+            async with self.http.stream("POST", url, content=body, timeout=self.timeout) as resp:
+                content = bytearray()
+                async for chunk in resp.aiter_bytes():
+                    content += chunk
+                    if len(content) > MAX_RESPONSE_BYTES:
+                        raise WitnessClientError(
+                            f"witness {self.url}: response over {MAX_RESPONSE_BYTES} bytes"
+                        )
+                return resp.status_code, resp.headers.get("content-type", ""), bytes(content)
+        except httpx.HTTPError as e:
+            raise WitnessUnavailableError(f"witness {self.url}: {e!r}") from None

@@ -5,12 +5,26 @@
     database = "witness.db"
     listen = "127.0.0.1:7380"         # port 0: any free port
     log_lists = ["https://example.org/log-list.1", "lists/extra.txt"]   # optional
+    poll_interval = 30                # optional: seconds between feeder polls of a tiles_url
+    log_list_interval = 3600          # optional: seconds between fetches of a list URL
 
     [[logs]]
     origin = "example.com/log"
     vkeys = ["example.com/log+01234567+AbC..."]   # one or more
     tiles_url = "https://example.com/log/"         # optional: pull checkpoints from here
     qpd = 86400                                    # optional: add-checkpoint requests per day
+
+    [gossip]                          # optional: gossip with other witnesses (docs/gossip.md)
+    network_file = "network.txt"      # the witnesses to gossip with
+    enabled = true                    # optional (default true)
+    interval_seconds = 10             # optional: mean time between exchanges, jittered ±50%
+    timeout_seconds = 10              # optional: limit of every gossip network call
+    proof_attempts = 3                # optional: tries for a consistency proof before a suspicion
+
+    [alerts]                          # optional: where alerts go (docs/alerts.md)
+
+The `[alerts]` table is kept as read; the product shell validates it
+(witnessnet.alerts.parse_alerts_config), since roles do not import it.
 
 Every error names the file, the key (`logs[2].vkeys[0]`) and, where it can be
 found, the line. Unknown keys are errors, not ignored.
@@ -21,19 +35,41 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
 from tlog.errors import TlogError
 from tlog.note import is_valid_key_name
+from witness import feeder, listpoller
 from witness.errors import ConfigError
 from witness.loglist import MAX_QPD
 from witness.registry import log_verifier
 
-_TOP = {"name", "key_file", "database", "listen", "log_lists", "logs"}
+_TOP = {
+    "name",
+    "key_file",
+    "database",
+    "listen",
+    "log_lists",
+    "logs",
+    "poll_interval",
+    "log_list_interval",
+    "gossip",
+    "alerts",
+}
+MIN_INTERVAL = 0.1
+MAX_INTERVAL = 86400.0
 _LOG = {"origin", "vkeys", "tiles_url", "qpd"}
+_GOSSIP = {"network_file", "enabled", "interval_seconds", "timeout_seconds", "proof_attempts"}
+DEFAULT_GOSSIP_INTERVAL = 10.0
+DEFAULT_GOSSIP_TIMEOUT = 10.0
+DEFAULT_PROOF_ATTEMPTS = 3
+MAX_GOSSIP_TIMEOUT = 300.0
+MAX_PROOF_ATTEMPTS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +94,21 @@ class WitnessConfig:
     port: int
     logs: tuple[LogConfig, ...] = ()
     log_lists: tuple[str, ...] = ()
+    poll_interval: float = feeder.DEFAULT_INTERVAL
+    log_list_interval: float = listpoller.DEFAULT_INTERVAL
+    gossip: GossipConfig | None = None
+    alerts: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class GossipConfig:
+    """The `[gossip]` table: the network file and the exchange schedule (seconds)."""
+
+    network_file: Path
+    enabled: bool = True
+    interval: float = DEFAULT_GOSSIP_INTERVAL
+    timeout: float = DEFAULT_GOSSIP_TIMEOUT
+    proof_attempts: int = DEFAULT_PROOF_ATTEMPTS
 
 
 class _Checker:
@@ -78,6 +129,9 @@ class _Checker:
 
         A key missing from a [[logs]] table points at the table's header.
         """
+        t = re.fullmatch(r"gossip\.(\w+)", key)
+        if t:
+            return self._line_in_table("gossip", t[1])
         m = re.fullmatch(r"logs\[(\d+)\](?:\.(\w+))?.*", key)
         start, end, field = 0, len(self.lines), key.split("[")[0].split(".")[0]
         if m:
@@ -97,6 +151,21 @@ class _Checker:
             if re.match(rf"\s*{re.escape(field)}\s*=", line):
                 return i + 1
         return start + 1 if m else None
+
+    def _line_in_table(self, table: str, field: str) -> int | None:
+        """The line of `field` in the `[table]` table, else of its header (if any)."""
+        header = next(
+            (i for i, line in enumerate(self.lines) if re.match(rf"\s*\[\s*{table}\s*\]", line)),
+            None,
+        )
+        if header is None:
+            return None
+        for i in range(header + 1, len(self.lines)):
+            if self.lines[i].lstrip().startswith("["):
+                break
+            if re.match(rf"\s*{re.escape(field)}\s*=", self.lines[i]):
+                return i + 1
+        return header + 1
 
     def table(self, value: Any, key: str, allowed: set[str]) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -145,6 +214,50 @@ def _url(c: _Checker, value: str, key: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise c.fail(key, f"{value!r} is not an http(s) URL")
     return value
+
+
+def _interval(c: _Checker, data: dict[str, Any], key: str, default: float) -> float:
+    value = data.get(key, default)
+    if type(value) not in (int, float) or not MIN_INTERVAL <= value <= MAX_INTERVAL:
+        raise c.fail(key, f"must be a number of seconds in {MIN_INTERVAL:g}..{MAX_INTERVAL:g}")
+    return float(value)
+
+
+def _number(
+    c: _Checker, table: dict[str, Any], field: str, default: float, low: float, high: float
+) -> float:
+    value = table.get(field, default)
+    if type(value) not in (int, float) or not low <= value <= high:
+        raise c.fail(f"gossip.{field}", f"must be a number of seconds in {low:g}..{high:g}")
+    return float(value)
+
+
+def _gossip(c: _Checker, value: Any) -> GossipConfig:
+    table = c.table(value, "gossip", _GOSSIP)
+    network = c.string(table, "network_file", "gossip.network_file", required=True)
+    enabled = table.get("enabled", True)
+    if type(enabled) is not bool:
+        raise c.fail("gossip.enabled", "must be true or false")
+    attempts = table.get("proof_attempts", DEFAULT_PROOF_ATTEMPTS)
+    if type(attempts) is not int or not 1 <= attempts <= MAX_PROOF_ATTEMPTS:
+        raise c.fail("gossip.proof_attempts", f"must be an integer in 1..{MAX_PROOF_ATTEMPTS}")
+    return GossipConfig(
+        network_file=c.file(str(network)),
+        enabled=enabled,
+        interval=_number(
+            c, table, "interval_seconds", DEFAULT_GOSSIP_INTERVAL, MIN_INTERVAL, MAX_INTERVAL
+        ),
+        timeout=_number(
+            c, table, "timeout_seconds", DEFAULT_GOSSIP_TIMEOUT, MIN_INTERVAL, MAX_GOSSIP_TIMEOUT
+        ),
+        proof_attempts=attempts,
+    )
+
+
+def _alerts(c: _Checker, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise c.fail("alerts", f"must be a table, not {type(value).__name__}")
+    return MappingProxyType(value)
 
 
 def _log(c: _Checker, value: Any, i: int) -> LogConfig:
@@ -205,6 +318,10 @@ def parse_config(text: str, path: str | Path) -> WitnessConfig:
             item if urlsplit(item).scheme in ("http", "https") else str(c.file(item))
             for item in lists
         ),
+        poll_interval=_interval(c, data, "poll_interval", feeder.DEFAULT_INTERVAL),
+        log_list_interval=_interval(c, data, "log_list_interval", listpoller.DEFAULT_INTERVAL),
+        gossip=None if "gossip" not in data else _gossip(c, data["gossip"]),
+        alerts=_alerts(c, data.get("alerts", {})),
     )
 
 

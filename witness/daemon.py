@@ -1,20 +1,25 @@
-"""Running a witness from its config: open the state, trust the logs, serve until told to stop."""
+"""Running a witness from its config: open the state, trust the logs, start the feeders and
+log list pollers, serve until told to stop."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
+import httpx
 import hypercorn.config
 import hypercorn.trio
 import trio
+from starlette.routing import BaseRoute
 
 from tlog.cosignature import CosignatureV1Signer
 from tlog.errors import TlogError
 from tlog.keys import parse_private_key
 from witness.config import WitnessConfig
 from witness.errors import ConfigError
+from witness.feeder import Feeder
+from witness.listpoller import LogListPoller
 from witness.loglist import parse_log_list
 from witness.registry import (
     CONFIG_SOURCE,
@@ -27,7 +32,13 @@ from witness.server import create_app
 from witness.service import Witness
 from witness.store import Store
 
-log = logging.getLogger("witness")
+# Connections shared by every feeder and list poller.
+PULL_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+
+Extension = Callable[[Witness, trio.Nursery], Awaitable[Sequence[BaseRoute]]]
+"""What the product shell adds to a witness (alerts, gossip): called once the logs are
+trusted and before anything can submit, it may start tasks in the daemon's nursery and
+returns HTTP routes served before the witness's own."""
 
 
 def load_signer(config: WitnessConfig) -> CosignatureV1Signer:
@@ -54,24 +65,38 @@ def read_log_list(source: str) -> list[TrustedLog]:
     return from_log_list(parse_log_list(text, source), source)
 
 
+def is_url(source: str) -> bool:
+    """Whether a log_lists item is a URL to poll (else a file read at startup)."""
+    return urlsplit(source).scheme in ("http", "https")
+
+
 async def trust_configured_logs(witness: Witness, config: WitnessConfig) -> None:
-    """Config logs (authoritative), then earlier list logs, then list files (add-only)."""
+    """Config logs (authoritative), then earlier list logs, then list files (add-only).
+
+    List URLs are fetched later, by the pollers `run_witness` starts.
+    """
     await witness.trust(
         (TrustedLog(c.origin, c.vkeys, CONFIG_SOURCE, c.qpd, c.tiles_url) for c in config.logs),
         authoritative=True,
     )
-    pulled = [c.origin for c in config.logs if c.tiles_url]
-    if pulled:
-        log.warning(
-            "tiles_url is not polled yet; these logs advance only by push",
-            extra={"origins": pulled},
-        )
     restore_list_logs(witness.registry, witness.store.registered())
     for source in config.log_lists:
-        if urlsplit(source).scheme in ("http", "https"):
-            log.warning("log list URLs are not fetched yet; skipping", extra={"list": source})
-            continue
-        await witness.trust(read_log_list(source), authoritative=False)
+        if not is_url(source):
+            await witness.trust(read_log_list(source), authoritative=False)
+
+
+def start_pullers(
+    nursery: trio.Nursery, witness: Witness, config: WitnessConfig, http: httpx.AsyncClient
+) -> None:
+    """A feeder for every trusted log with a tiles URL, a poller for every list URL."""
+    for trusted in witness.registry:
+        if trusted.tiles_url is not None:
+            feeder = Feeder(witness, trusted, http, interval=config.poll_interval)
+            nursery.start_soon(feeder.run, name=f"feeder {trusted.origin}")
+    for source in config.log_lists:
+        if is_url(source):
+            poller = LogListPoller(witness, source, http, interval=config.log_list_interval)
+            nursery.start_soon(poller.run, name=f"log list {source}")
 
 
 def hypercorn_config(config: WitnessConfig) -> hypercorn.config.Config:
@@ -93,23 +118,27 @@ async def run_witness(
     *,
     init: bool = False,
     shutdown_trigger: Callable[[], Awaitable[None]],
+    extend: Extension | None = None,
     task_status: trio.TaskStatus[tuple[Witness, list[str]]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve the witness until `shutdown_trigger` returns; report (witness, bound URLs).
+    """Serve the witness (and what `extend` adds) until `shutdown_trigger` returns; report
+    (witness, bound URLs).
 
     Raises ConfigError or StoreError (e.g. DatabaseMissingError unless `init`).
     """
     signer = load_signer(config)
     store = Store.open(config.database, create=init)
     try:
-        async with trio.open_nursery() as nursery:
+        async with httpx.AsyncClient(limits=PULL_LIMITS) as http, trio.open_nursery() as nursery:
             await nursery.start(store.run)
             witness = Witness(signer, store, Registry())
             await trust_configured_logs(witness, config)
+            routes = [] if extend is None else await extend(witness, nursery)
+            start_pullers(nursery, witness, config, http)
 
             async def serve(task_status: trio.TaskStatus[list[str]]) -> None:
                 await hypercorn.trio.serve(
-                    create_app(witness),
+                    create_app(witness, routes),
                     hypercorn_config(config),
                     shutdown_trigger=shutdown_trigger,
                     task_status=task_status,

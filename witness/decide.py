@@ -17,7 +17,9 @@ spec's order:
 A body that does not follow the grammar is a 400 before any of these. Steps 1-3
 depend only on the request and the trusted keys (`verify_request`); steps 4-6
 compare against the stored state (`decide`), which the caller must commit with a
-compare-and-swap before it cosigns anything.
+compare-and-swap before it cosigns anything. A log-signed checkpoint refused at
+step 5 or 6 contradicts the cosigned one, as far as the witness can tell: the
+spec allows keeping it, and `rejection` says what to keep.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Reason(enum.Enum):
     CONFLICT = ("conflict", 409)
     BAD_PROOF = ("bad_proof", 422)
     FORK = ("fork", 409)
+    FROZEN = ("frozen", 403)
 
     def __init__(self, label: str, status: int) -> None:
         self.label = label
@@ -99,6 +102,24 @@ class Advance:
     new_size: int
     checkpoint: bytes
     proof: tuple[bytes, ...]
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A log-signed checkpoint refused at step 5 or 6, kept as possible evidence.
+
+    `reason` is the Reason label (bad_proof or fork); `checkpoint` and `proof` are
+    as submitted, `cosigned` is the stored checkpoint they contradict.
+    """
+
+    origin: str
+    reason: str
+    old_size: int
+    new_size: int
+    checkpoint: bytes
+    proof: tuple[bytes, ...]
+    cosigned: bytes
     time: float
 
 
@@ -232,3 +253,25 @@ def decide(state: LogState, verified: Verified, now: float) -> Accept | Reject:
         return Reject(Reason.BAD_PROOF, f"consistency proof: {e}")
     new = LogState(cp.origin, cp.size, cp.root, request.note, now)
     return Accept(cp, new, Advance(cp.origin, old, cp.size, request.note, proof, now))
+
+
+def rejection(state: LogState, verified: Verified, reject: Reject, now: float) -> Rejection | None:
+    """What to keep of a request `decide` rejected against `state`, if anything.
+
+    Only a checkpoint whose log signature verified and that failed the consistency
+    check against a cosigned checkpoint (bad proof, or same size with another root)
+    is kept; before the first cosignature there is nothing it could contradict.
+    """
+    if reject.reason not in (Reason.BAD_PROOF, Reason.FORK) or state.checkpoint is None:
+        return None
+    request, cp = verified.request, verified.checkpoint
+    return Rejection(
+        cp.origin,
+        reject.reason.label,
+        request.old_size,
+        cp.size,
+        request.note,
+        request.proof,
+        state.checkpoint,
+        now,
+    )

@@ -77,6 +77,18 @@ class WitnessMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.feeder_errors = Counter(
+            "witness_feeder_errors",
+            "Feeder polls that did not bring the log's checkpoint in, by origin and kind.",
+            ["origin", "kind"],
+            registry=self.registry,
+        )
+        self.log_list_errors = Counter(
+            "witness_log_list_errors",
+            "Log list fetches that failed, by list URL and kind.",
+            ["list", "kind"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "witness_add_checkpoint_seconds",
             "Time from a whole request body to its outcome (verify, commit, sign).",

@@ -7,6 +7,9 @@
     GET  /                         HTML status page
     GET  /healthz, GET /metrics    liveness and Prometheus metrics
 
+plus the routes the daemon is given, matched first: gossip adds POST /gossip/v1,
+GET /evidence[/<fingerprint>] and its own checkpoint path (with every cosignature).
+
 Protocol outcomes map to responses in `_outcome_reply`, exceptions in
 `_error_reply`: nowhere else. Every request ends in one JSON log line
 (`witness.http`): debug for routine outcomes, info for bad requests, warning for
@@ -19,13 +22,14 @@ import base64
 import logging
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import trio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from witness.decide import LogState, Reason, Reject
@@ -111,8 +115,8 @@ def _log_entry(state: LogState, trusted: bool) -> dict[str, Any]:
     }
 
 
-def create_app(witness: Witness) -> ASGIApp:
-    """The ASGI application serving `witness`."""
+def create_app(witness: Witness, routes: Sequence[BaseRoute] = ()) -> ASGIApp:
+    """The ASGI application serving `witness`, and `routes` before its own pages."""
 
     async def checkpoint(request: Request) -> Response:
         digest = request.path_params["origin_hash"]
@@ -145,6 +149,7 @@ def create_app(witness: Witness) -> ASGIApp:
 
     pages = Starlette(
         routes=[
+            *routes,
             Route("/logs", logs),
             Route("/healthz", healthz),
             Route("/metrics", prometheus),
@@ -156,8 +161,10 @@ def create_app(witness: Witness) -> ASGIApp:
 
 
 def _endpoint(path: str) -> str:
-    if path in ("/add-checkpoint", "/logs", "/healthz", "/metrics", "/"):
+    if path in ("/add-checkpoint", "/logs", "/healthz", "/metrics", "/", "/gossip/v1", "/evidence"):
         return path
+    if path.startswith("/evidence/"):
+        return "/evidence/<fingerprint>"
     return "/<origin hash>/checkpoint" if path.endswith("/checkpoint") else "other"
 
 

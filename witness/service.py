@@ -6,6 +6,9 @@ checkpoints from logs (`submit`, with a request they build) both come here:
     verify_request (pure) -> rate limit -> decide (pure, against committed state)
       -> Store.compare_and_swap (durable) -> cosign
 
+A log-signed checkpoint that contradicts the cosigned one is refused and queued
+for the store's `rejected` table (`decide.rejection`), without waiting for it.
+
 If the compare-and-swap loses a race, the state moved forward in the meantime
 and the request is decided again against the new state. Nothing is cosigned
 that the database does not already hold, or hold a successor of.
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 
 from tlog.checkpoint import Checkpoint
@@ -30,6 +33,7 @@ from witness.decide import (
     Reject,
     decide,
     parse_request,
+    rejection,
     verify_request,
 )
 from witness.errors import MalformedRequestError
@@ -70,6 +74,8 @@ class Witness:
         self.metrics = metrics or WitnessMetrics(store, clock)
         self._clock = clock
         self._limiter = RateLimiter()
+        # Logs never to cosign again; gossip puts its live set of logs proven to have forked here.
+        self.frozen: Container[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -101,15 +107,25 @@ class Witness:
             if wait > 0:
                 detail = f"over the log's budget of {trusted.qpd} requests per day"
                 return self._count(Reject(Reason.RATE_LIMITED, detail, retry_after=math.ceil(wait)))
-        # Each retry means another request advanced the log: the loop ends.
+        # Each retry means another request advanced the log, or the log was frozen: the loop ends.
         while True:
+            if origin in self.frozen:
+                detail = (
+                    f"{origin} is frozen: this witness holds proof that it forked (GET /evidence)"
+                )
+                return self._count(Reject(Reason.FROZEN, detail))
             state = self.store.latest(origin) or LogState(origin)
-            outcome = decide(state, verified, self._clock())
+            now = self._clock()
+            outcome = decide(state, verified, now)
             if isinstance(outcome, Reject):
+                evidence = rejection(state, verified, outcome, now)
+                if evidence is not None:
+                    await self.store.record_rejected(evidence)
                 return self._count(outcome)
-            if outcome.advance is None or await self.store.compare_and_swap(
+            committed = outcome.advance is None or await self.store.compare_and_swap(
                 state, outcome.state, outcome.advance
-            ):
+            )
+            if committed and origin not in self.frozen:
                 return self._cosign(outcome)
 
     def _cosign(self, accept: Accept) -> Cosigned:
@@ -127,11 +143,12 @@ class Witness:
     def cosigned_checkpoint(self, origin: str) -> bytes | None:
         """The latest stored checkpoint with its log signatures and a fresh cosignature.
 
-        Other signatures the log sent along are dropped; None if nothing is stored.
+        Other signatures the log sent along are dropped; None if nothing is stored or the
+        log is frozen.
         """
         state = self.store.latest(origin)
         trusted = self.registry.get(origin)
-        if state is None or state.checkpoint is None or trusted is None:
+        if state is None or state.checkpoint is None or trusted is None or origin in self.frozen:
             return None
         note = parse_note(state.checkpoint)
         log_keys = {(v.name, v.key_id) for v in trusted.verifiers}

@@ -1,8 +1,13 @@
 """Durable witness state in SQLite, written by one task with group commit.
 
 The database holds, per log, the latest cosigned checkpoint and the keys the
-witness trusts for it (`logs`), and an append-only `history` of every advance
-with the full log-signed checkpoint and the consistency proof that justified it.
+witness trusts for it (`logs`), an append-only `history` of every advance with
+the full log-signed checkpoint and the consistency proof that justified it, and
+`rejected`: log-signed checkpoints the witness refused because they contradict
+the one it cosigned (a proof that fails, or the same size with another root),
+each with the proof offered and the cosigned checkpoint it contradicts. Those
+are possible evidence of a misbehaving log, kept for gossip. The first
+MAX_REJECTED of each log and reason are kept; exact duplicates are stored once.
 
 Every state change is a compare-and-swap: `compare_and_swap(expected, new, advance)`
 succeeds only if the stored (size, root) still equals `expected`'s. All writes
@@ -14,12 +19,15 @@ state is durable. A write failure stops the writer: after a failed fsync the
 state on disk is unknown, and a restart reloads it.
 
 Reads (`latest`, `all_logs`, `registered`) come from memory, which mirrors the
-committed database; `history` reads the database.
+committed database; `history` and `rejected` read the database. Recording a
+rejection (`record_rejected`) rides in the writer's next batch and does not wait
+for it: the request that was refused is not held up by its evidence.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import sqlite3
 import time
@@ -31,14 +39,34 @@ from pathlib import Path
 import sqlite_utils
 import trio
 
-from witness.decide import Advance, LogState
+from witness.decide import Advance, LogState, Rejection
 from witness.errors import DatabaseLockedError, DatabaseMissingError, StoreError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 MAX_BATCH = 1024
 QUEUE_SIZE = 4096
+MAX_REJECTED = 100
 
-SCHEMA = """
+# Version 2 added `rejected`; a version 1 database gains it on open.
+REJECTED_SCHEMA = """
+CREATE TABLE rejected (
+    id INTEGER PRIMARY KEY,
+    origin TEXT NOT NULL REFERENCES logs (origin),
+    reason TEXT NOT NULL,
+    old_size INTEGER NOT NULL,
+    new_size INTEGER NOT NULL,
+    checkpoint BLOB NOT NULL,
+    proof BLOB NOT NULL,
+    cosigned BLOB NOT NULL,
+    time REAL NOT NULL,
+    digest BLOB NOT NULL,
+    UNIQUE (origin, digest)
+) STRICT;
+CREATE INDEX rejected_by_reason ON rejected (origin, reason);
+"""
+
+SCHEMA = (
+    """
 CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -64,6 +92,8 @@ CREATE TABLE history (
 ) STRICT;
 CREATE INDEX history_by_origin ON history (origin, id);
 """
+    + REJECTED_SCHEMA
+)
 
 
 # One statement per table per batch: each statement step releases and retakes the GIL,
@@ -85,6 +115,13 @@ def _history_sql(rows: int) -> str:
         f"INSERT INTO history (origin, old_size, new_size, checkpoint, proof, time) VALUES {values}"
     )
 
+
+# Kept only while the log has fewer than MAX_REJECTED rows of the same reason.
+_REJECTED = (
+    "INSERT OR IGNORE INTO rejected (origin, reason, old_size, new_size, checkpoint, proof, "
+    "cosigned, time, digest) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? "
+    "WHERE (SELECT count(*) FROM rejected WHERE origin = ? AND reason = ?) < ?"
+)
 
 _REGISTER = (
     "INSERT INTO logs (origin, vkeys, source, qpd) VALUES (?, ?, ?, ?) "
@@ -127,6 +164,11 @@ class _Register(_Op):
     logs: tuple[LogKeys, ...]
 
 
+@dataclass(eq=False)
+class _Reject(_Op):
+    rejection: Rejection
+
+
 def _connect(path: Path) -> sqlite_utils.Database:
     conn = sqlite3.connect(path, check_same_thread=False)
     db = sqlite_utils.Database(conn)
@@ -148,6 +190,12 @@ def _lock(path: Path) -> int:
     return fd
 
 
+def _execute_script(db: sqlite_utils.Database, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 def create_database(path: Path) -> None:
     """Create an empty witness database; refuse to touch an existing file."""
     if path.exists():
@@ -159,9 +207,7 @@ def create_database(path: Path) -> None:
     try:
         db.enable_wal()
         with db.atomic():
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            _execute_script(db, SCHEMA)
             db.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema', ?), ('created', ?)",
                 [SCHEMA_VERSION, str(int(time.time()))],
@@ -184,12 +230,44 @@ def _keys(row: dict) -> LogKeys:
     return LogKeys(row["origin"], vkeys, row["source"], row["qpd"])
 
 
+def _hashes(proof: bytes) -> tuple[bytes, ...]:
+    return tuple(proof[i : i + 32] for i in range(0, len(proof), 32))
+
+
 def _advance(row: dict) -> Advance:
-    proof = row["proof"]
-    hashes = tuple(proof[i : i + 32] for i in range(0, len(proof), 32))
     return Advance(
-        row["origin"], row["old_size"], row["new_size"], row["checkpoint"], hashes, row["time"]
+        row["origin"],
+        row["old_size"],
+        row["new_size"],
+        row["checkpoint"],
+        _hashes(row["proof"]),
+        row["time"],
     )
+
+
+def _rejection(row: dict) -> Rejection:
+    return Rejection(
+        row["origin"],
+        row["reason"],
+        row["old_size"],
+        row["new_size"],
+        row["checkpoint"],
+        _hashes(row["proof"]),
+        row["cosigned"],
+        row["time"],
+    )
+
+
+def _migrate(db: sqlite_utils.Database, path: Path) -> None:
+    """Bring an older database to SCHEMA_VERSION, in one transaction."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    version = None if row is None else row[0]
+    if version == "1":
+        with db.atomic():
+            _execute_script(db, REJECTED_SCHEMA)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", [SCHEMA_VERSION])
+    elif version != SCHEMA_VERSION:
+        raise StoreError(f"{path}: unsupported schema version {version}")
 
 
 class Store:
@@ -233,9 +311,7 @@ class Store:
         try:
             db = _connect(path)
             try:
-                version = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-                if version is None or version[0] != SCHEMA_VERSION:
-                    raise StoreError(f"{path}: unsupported schema version {version}")
+                _migrate(db, path)
                 return cls(path, db, lock_fd)
             except BaseException:
                 db.close()
@@ -264,18 +340,23 @@ class Store:
         """The stored keys of every log ever registered, by origin."""
         return [self._keys[o] for o in sorted(self._keys)]
 
-    async def history(self, origin: str) -> list[Advance]:
-        """Every advance of a log, oldest first: the checkpoints and proofs as received."""
-
-        def read() -> list[Advance]:
+    async def _read(self, sql: str, params: list[object]) -> list[dict]:
+        def read() -> list[dict]:
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
             with closing(conn):
-                rows = sqlite_utils.Database(conn).query(
-                    "SELECT * FROM history WHERE origin = ? ORDER BY id", [origin]
-                )
-                return [_advance(r) for r in rows]
+                return list(sqlite_utils.Database(conn).query(sql, params))
 
         return await trio.to_thread.run_sync(read)
+
+    async def history(self, origin: str) -> list[Advance]:
+        """Every advance of a log, oldest first: the checkpoints and proofs as received."""
+        rows = await self._read("SELECT * FROM history WHERE origin = ? ORDER BY id", [origin])
+        return [_advance(r) for r in rows]
+
+    async def rejected(self, origin: str) -> list[Rejection]:
+        """The stored rejected checkpoints of a log, oldest first (see the module doc)."""
+        rows = await self._read("SELECT * FROM rejected WHERE origin = ? ORDER BY id", [origin])
+        return [_rejection(r) for r in rows]
 
     async def register(self, logs: Iterable[LogKeys]) -> None:
         """Create or re-key logs; a log's state is never reset. Returns once durable."""
@@ -294,6 +375,14 @@ class Store:
         await self._send.send(op)
         await op.wait()
         return op.ok
+
+    async def record_rejected(self, rejection: Rejection) -> None:
+        """Queue a rejected checkpoint for the next batch; returns without waiting for it.
+
+        Kept unless its log already has MAX_REJECTED of the same reason. A write
+        failure stops the writer, as for any operation.
+        """
+        await self._send.send(_Reject(rejection))
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The writer: commit queued operations in batches, until cancelled."""
@@ -314,6 +403,7 @@ class Store:
         states: dict[str, LogState] = {}
         keys: dict[str, LogKeys] = {}
         history: list[Advance] = []
+        rejections: list[Rejection] = []
         for op in batch:
             if isinstance(op, _Register):
                 for k in op.logs:
@@ -330,13 +420,16 @@ class Store:
                     before.setdefault(origin, current)
                     states[origin] = op.new
                     history.append(op.advance)
+            elif isinstance(op, _Reject):
+                rejections.append(op.rejection)
         try:
-            if keys or history:
+            if keys or history or rejections:
                 await trio.to_thread.run_sync(
                     self._write,
                     list(keys.values()),
                     [(before[o], states[o]) for o in before],
                     history,
+                    rejections,
                 )
                 self.commits += 1
                 self.committed_ops += len(batch)
@@ -361,12 +454,15 @@ class Store:
         keys: list[LogKeys],
         changes: list[tuple[LogState, LogState]],
         history: list[Advance],
+        rejections: list[Rejection],
     ) -> None:
         conn = self._db.conn
+        # Only the statements this batch needs: each one costs the GIL round trips above.
         with self._db.atomic():
-            conn.executemany(
-                _REGISTER, [(k.origin, "\n".join(k.vkeys), k.source, k.qpd) for k in keys]
-            )
+            if keys:
+                conn.executemany(
+                    _REGISTER, [(k.origin, "\n".join(k.vkeys), k.source, k.qpd) for k in keys]
+                )
             if changes:
                 params = [
                     p
@@ -403,3 +499,24 @@ class Store:
                     )
                 ]
                 conn.execute(_history_sql(len(history)), params)
+            if rejections:
+                conn.executemany(
+                    _REJECTED,
+                    [
+                        (
+                            r.origin,
+                            r.reason,
+                            r.old_size,
+                            r.new_size,
+                            r.checkpoint,
+                            b"".join(r.proof),
+                            r.cosigned,
+                            r.time,
+                            hashlib.sha256(r.checkpoint + b"\x00" + b"".join(r.proof)).digest(),
+                            r.origin,
+                            r.reason,
+                            MAX_REJECTED,
+                        )
+                        for r in rejections
+                    ],
+                )

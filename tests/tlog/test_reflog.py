@@ -12,9 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tlog.checkpoint import open_checkpoint
+from tlog.cosignature import CosignatureV1Signer
 from tlog.errors import TileError
 from tlog.keys import Ed25519Signer, generate_signer
 from tlog.merkle import RFC6962, MemoryTree
+from tlog.note import Signature, parse_note, verify_note
 from tlog.reflog.edge import TreeEdge, partial_refs
 from tlog.reflog.errors import LogStateError
 from tlog.reflog.journal import Batch, decode_batch, encode_batch
@@ -104,6 +106,39 @@ def test_log_restarts_where_it_stopped(tmp_path: Path) -> None:
     entries, size = check_directory(tmp_path, signer)
     assert entries == entries_for(0, 305) and size == 305
     assert again.read_entries(90, 270, size) == entries_for(90, 180)
+
+
+def test_consistency_proofs_from_the_logs_own_tiles(tmp_path: Path) -> None:
+    log = TiledLog.open(LogDirectory(tmp_path), generate_signer(ORIGIN), ORIGIN)
+    log.commit(entries_for(0, 1000), {})
+    log.commit(entries_for(1000, 69000), {})
+    tree = MemoryTree(RFC6962.leaf(e) for e in entries_for(0, 70000))
+    # 1000 is an earlier published size: its partial tiles are cut from full ones now.
+    for old, new in ((1, 2), (100, 256), (300, 1000), (255, 70000), (65536, 70000), (7, 7)):
+        assert log.consistency_proof(old, new) == tree.consistency_proof(old, new), (old, new)
+    with pytest.raises(LogStateError, match="published tree has 70000"):
+        log.consistency_proof(5, 70001)
+
+
+def test_cosigned_checkpoint_is_published_and_survives_a_restart(tmp_path: Path) -> None:
+    signer = generate_signer(ORIGIN)
+    log = TiledLog.open(LogDirectory(tmp_path), signer, ORIGIN)
+    log.commit(entries_for(0, 10), {})
+    witness = CosignatureV1Signer(generate_signer("example.com/witness"))
+    text = log.signed_note(log.published).text.encode()
+    cosignature = Signature(witness.name, witness.key_id, witness.sign(text))
+    assert not log.add_cosignatures(9, [cosignature]), "not the published size"
+    assert log.add_cosignatures(10, [cosignature])
+    served = (tmp_path / "checkpoint").read_bytes()
+    assert served == log.published.note
+    assert verify_note(parse_note(served), [witness.verifier()]) == [witness.verifier()]
+    again = TiledLog.open(LogDirectory(tmp_path), signer, ORIGIN)
+    assert again.published == log.published
+    assert [s.name for s in again.signed_note(again.published).signatures] == [ORIGIN]
+    again.commit(entries_for(10, 5), {})
+    assert parse_note(again.published.note).signatures[0].name == ORIGIN
+    assert len(parse_note(again.published.note).signatures) == 1
+    check_directory(tmp_path, signer)
 
 
 def test_partials_of_full_tiles_are_deleted_and_served_from_the_full_tile(tmp_path: Path) -> None:

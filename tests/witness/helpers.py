@@ -75,22 +75,36 @@ class ToyLog:
 WITNESS_KEY = Ed25519Signer("example.com/witness", hashlib.sha256(b"witness").digest())
 
 
-def write_config(directory: Path, logs: list[tuple[str, list[str], int | None]]) -> Path:
-    """A witness directory (key, config; no database) named example.com/witness."""
+def write_config(
+    directory: Path,
+    logs: list[tuple[str, list[str], int | None]],
+    *,
+    key: Ed25519Signer = WITNESS_KEY,
+    tiles: dict[str, str] | None = None,
+    top: dict[str, object] | None = None,
+) -> Path:
+    """A witness directory (key, config; no database) named after `key` (example.com/witness).
+
+    `tiles` maps origins to tiles URLs; `top` sets more top-level keys (e.g. poll_interval).
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    key = directory / "witness.key"
-    if not key.exists():
-        write_key_file(key, WITNESS_KEY)
-    lines = [
-        'name = "example.com/witness"',
-        'key_file = "witness.key"',
-        'database = "witness.db"',
-        'listen = "127.0.0.1:0"',
-    ]
+    key_file = directory / "witness.key"
+    if not key_file.exists():
+        write_key_file(key_file, key)
+    settings: dict[str, object] = {
+        "name": key.name,
+        "key_file": "witness.key",
+        "database": "witness.db",
+        "listen": "127.0.0.1:0",
+        **(top or {}),
+    }
+    lines = [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
     for origin, vkeys, qpd in logs:
         lines += ["", "[[logs]]", f"origin = {json.dumps(origin)}", f"vkeys = {json.dumps(vkeys)}"]
         if qpd is not None:
             lines.append(f"qpd = {qpd}")
+        if tiles and origin in tiles:
+            lines.append(f"tiles_url = {json.dumps(tiles[origin])}")
     config = directory / "witness.toml"
     config.write_text("\n".join(lines) + "\n")
     return config

@@ -45,6 +45,16 @@ def test_good_config(tmp_path: Path) -> None:
         LogConfig("example.com/log", (VKEY,), None, 86400),
         LogConfig("example.com/other", (VKEY,), "https://example.com/other/", None),
     )
+    assert (config.poll_interval, config.log_list_interval) == (30.0, 3600.0)
+
+
+def test_intervals() -> None:
+    text = GOOD.replace("log_lists", "poll_interval = 0.5\nlog_list_interval = 600\nlog_lists")
+    config = parse_config(text, "w.toml")
+    assert (config.poll_interval, config.log_list_interval) == (0.5, 600.0)
+    for bad in ("0", "0.01", "100000", '"30"', "true"):
+        with pytest.raises(ConfigError, match=r"^w.toml: poll_interval: must be a number"):
+            parse_config(text.replace("poll_interval = 0.5", f"poll_interval = {bad}"), "w.toml")
 
 
 def test_ipv6_listen_and_no_logs() -> None:

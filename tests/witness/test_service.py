@@ -17,6 +17,7 @@ from tlog.cosignature import CosignatureV1Signer
 from tlog.keys import Ed25519Signer
 from tlog.merkle import verify_consistency
 from tlog.note import Signature, parse_note, verify_note
+from witness import store as store_module
 from witness.config import parse_config
 from witness.daemon import trust_configured_logs
 from witness.decide import AddCheckpointRequest, Reason, Reject
@@ -245,3 +246,57 @@ async def test_startup_trusts_config_then_list_files(
         assert witness.registry.get(b.origin) == TrustedLog(b.origin, (b.vkey,), str(listed), 10)
         assert any("re-keys a known log" in r.message for r in caplog.records)
         cosigned(await witness.submit(b.request(0, 2)))
+
+
+async def test_rejected_checkpoints_are_kept_as_evidence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = ToyLog("example.com/evidence", 64, fork_at=5)
+    monkeypatch.setattr(store_module, "MAX_REJECTED", 3)
+    async with running(tmp_path / "w.db", [config_log(log)]) as witness:
+        # Nothing cosigned yet: nothing a bad request could contradict.
+        bad = AddCheckpointRequest(0, (bytes(32),), log.checkpoint(4))
+        assert isinstance(await witness.submit(bad), Reject)
+        cosigned(await witness.submit(log.request(0, 10)))
+        outcomes = [
+            await witness.submit(log.request(10, 10, forked=True)),  # same size, other root
+            await witness.submit(log.request(10, 10, forked=True)),  # the same again: kept once
+            *[await witness.submit(log.request(10, s, forked=True)) for s in range(11, 16)],
+            await witness.submit(log.request(5, 12)),  # a stale old size is no evidence
+        ]
+        assert [o.reason for o in outcomes if isinstance(o, Reject)] == [
+            Reason.FORK,
+            Reason.FORK,
+            *[Reason.BAD_PROOF] * 5,
+            Reason.CONFLICT,
+        ]
+        # The writer commits in order: once this advance is durable, so are the rejections.
+        cosigned(await witness.submit(log.request(10, 11)))
+        kept = await witness.store.rejected(log.origin)
+    assert [(r.reason, r.old_size, r.new_size) for r in kept] == [
+        ("fork", 10, 10),
+        ("bad_proof", 10, 11),
+        ("bad_proof", 10, 12),
+        ("bad_proof", 10, 13),
+    ]
+    for r in kept:
+        assert r.cosigned == log.checkpoint(10)
+        assert r.checkpoint == log.checkpoint(r.new_size, forked=True)
+        assert r.proof == log.request(10, r.new_size, forked=True).proof
+
+
+async def test_version_1_database_gains_the_rejected_table(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    Store.open(path, create=True).close()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("DROP TABLE rejected")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    conn.close()
+    log = LOGS[0]
+    async with running(path, [config_log(log)], create=False) as witness:
+        cosigned(await witness.submit(log.request(0, 3)))
+        assert await witness.store.rejected(log.origin) == []
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+    conn.close()

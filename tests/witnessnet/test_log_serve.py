@@ -16,6 +16,7 @@ import pytest
 import trio
 
 from tlog.checkpoint import Checkpoint, open_checkpoint
+from tlog.cosignature import CosignatureV1Signer
 from tlog.errors import ProofError
 from tlog.keys import Ed25519Signer, generate_signer
 from tlog.merkle import verify_consistency, verify_inclusion
@@ -239,3 +240,19 @@ def test_listening_line_and_bad_arguments(tmp_path: Path, signer: Ed25519Signer)
         assert all(json.loads(x)["level"] for x in p.stderr.read().decode().splitlines())
     result = run_cli(*args, "--key", str(other))
     assert result.returncode == 1 and "not this log's" in result.stderr
+
+
+def test_witness_arguments_pair_up(tmp_path: Path, signer: Ed25519Signer) -> None:
+    args = ["log", "serve", "--dir", str(tmp_path / "log"), "--key", str(tmp_path / "log.key"),
+            "--origin", ORIGIN, "--listen", "127.0.0.1:0"]  # fmt: skip
+    witness_vkey = CosignatureV1Signer(generate_signer("example.com/witness")).vkey()
+    cases = [
+        (["--witness", "http://127.0.0.1:1"], "1 --witness but 0 --witness-vkey"),
+        (["--witness", "http://w", "--witness-vkey", "nope"], "--witness-vkey: "),
+        (["--witness", "w.example", "--witness-vkey", witness_vkey], "http(s) URL"),
+        (["--witness-timeout", "0"], "number of seconds"),
+    ]
+    for extra, message in cases:
+        result = run_cli(*args, *extra)
+        assert result.returncode == 2 and message in result.stderr, (extra, result.stderr)
+    assert not (tmp_path / "log").exists()

@@ -13,21 +13,27 @@ new tiles and bundles (durable), then the checkpoint (durable, atomic rename),
 then meta.json, then deletes superseded partials and the journal. A published
 checkpoint therefore never names a tree whose tiles are not all on disk, and
 recovery is to apply a journal that is still there (see tlog.reflog.journal).
-On open, the checkpoint is verified with the log's key and the partial tiles
-of its tree must hash to its root. Blocking: call from a worker thread.
+Once witnesses cosign the published checkpoint, `add_cosignatures` replaces the
+checkpoint file with the same note plus their cosignature lines (a signed note
+may carry signatures its reader does not know; they are ignored).
+On open, the checkpoint is verified with the log's key (other signatures on it
+are ignored) and the partial tiles of its tree must hash to its root.
+Blocking: call from a worker thread. The caller serialises `commit` and
+`add_cosignatures`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from tlog import merkle
 from tlog.checkpoint import Checkpoint, open_checkpoint
 from tlog.errors import CheckpointError, NoteError, TileError
 from tlog.keys import Ed25519Signer
 from tlog.merkle import HASH_SIZE
-from tlog.note import sign_note
+from tlog.note import Note, Signature, parse_note, sign_note
 from tlog.reflog.edge import Files, TreeEdge, partial_refs, superseded_partials
 from tlog.reflog.errors import LogStateError
 from tlog.reflog.journal import Batch, decode_batch, encode_batch
@@ -36,9 +42,11 @@ from tlog.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
     EntriesRef,
+    TileHashReader,
     TileRef,
     decode_entry_bundle,
     encode_entry_bundle,
+    tiles_needed_for_consistency,
 )
 
 CHECKPOINT = "checkpoint"
@@ -166,6 +174,44 @@ class TiledLog:
         for path in superseded_partials(batch.old_size, batch.new_size):
             self.store.remove(path)
         self.store.remove(JOURNAL)
+
+    def signed_note(self, published: Published) -> Note:
+        """A published checkpoint note with the log's own signature only."""
+        note = parse_note(published.note)
+        mine = (self.signer.name, self.signer.key_id)
+        return Note(note.text, tuple(s for s in note.signatures if (s.name, s.key_id) == mine))
+
+    def add_cosignatures(self, size: int, cosignatures: Sequence[Signature]) -> bool:
+        """Republish the checkpoint of size with the log's signature and `cosignatures`.
+
+        Durable and atomic like any published file. Does nothing and returns False
+        when the published tree is no longer of size (a newer checkpoint replaced it).
+        """
+        if self.published.size != size:
+            return False
+        note = self.signed_note(self.published)
+        cosigned = Note(note.text, (*note.signatures, *cosignatures)).to_bytes()
+        self.store.write([(CHECKPOINT, cosigned)])
+        self.published = replace(self.published, note=cosigned)
+        return True
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """The consistency proof from old_size to new_size, from the tiles of new_size.
+
+        new_size must be at most the published size (LogStateError otherwise).
+        """
+        if new_size > self.published.size:
+            raise LogStateError(
+                f"no proof to size {new_size}: the published tree has {self.published.size}"
+            )
+        tiles = {}
+        for ref in tiles_needed_for_consistency(old_size, new_size):
+            data = self.read_tile(ref, new_size)
+            if data is None:
+                raise LogStateError(f"{self.store.path(ref.path)} is missing")
+            tiles[ref] = data
+        reader = TileHashReader(new_size, tiles)
+        return merkle.consistency_proof(old_size, new_size, reader.node_hash)
 
     def read_tile(self, ref: TileRef | EntriesRef, size: int) -> bytes | None:
         """The contents of ref if a tree of size publishes it, else None.

@@ -6,6 +6,8 @@ log: it waits for a first entry, gathers more for up to ``batch_interval``
 seconds or until ``batch_size`` entries, and commits them in a worker thread.
 At most ``max_pending`` entries wait at once; beyond that ``add`` refuses at
 once (the HTTP layer answers 503) rather than queueing without bound.
+``add_cosignatures`` republishes the latest checkpoint with witness cosignatures,
+serialised with the commits so that it never replaces a newer checkpoint.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 
 import trio
 
+from tlog.note import Signature
 from tlog.reflog.errors import AddRefusedError
 from tlog.reflog.log import Published, TiledLog
 
@@ -51,6 +54,7 @@ class Sequencer:
         self._pending = 0
         self._send, self._receive = trio.open_memory_channel[_Pending](math.inf)
         self._published_event = trio.Event()
+        self._write_lock = trio.Lock()
 
     @property
     def published(self) -> Published:
@@ -87,6 +91,11 @@ class Sequencer:
         while self.log.published.size < size:
             await self._published_event.wait()
 
+    async def add_cosignatures(self, size: int, cosignatures: Sequence[Signature]) -> bool:
+        """Republish the checkpoint of size with cosignatures; False if it is not the latest."""
+        async with self._write_lock:
+            return await trio.to_thread.run_sync(self.log.add_cosignatures, size, cosignatures)
+
     async def run(self) -> None:
         """Sequence batches until cancelled; a failed commit ends the task with its error."""
         while True:
@@ -102,7 +111,8 @@ class Sequencer:
         entries = [e for item in batch for e in item.entries]
         meta = {k: v for item in batch for k, v in item.meta.items()}
         started = time.monotonic()
-        published = await trio.to_thread.run_sync(self.log.commit, entries, meta)
+        async with self._write_lock:
+            published = await trio.to_thread.run_sync(self.log.commit, entries, meta)
         index = published.size - len(entries)
         for item in batch:
             item.index = index

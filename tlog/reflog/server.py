@@ -1,6 +1,8 @@
-"""Run the reference log: sequencer(s), the fork mirror, and hypercorn listeners on trio.
+"""Run the reference log: sequencer(s), the fork mirror, the cosigner, and hypercorn
+listeners on trio.
 
 ``serve`` opens the log directory (and DIR/fork for the split-view drill),
+starts the cosigner when witnesses are configured (for the main log only),
 starts the listeners, reports their real addresses (port 0 picks a free port)
 through ``on_listening``, and runs until ``stop`` is set. Then the listeners
 stop taking connections and finish the requests in flight (an /add waiting
@@ -16,11 +18,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 import hypercorn.trio
 import trio
 from hypercorn.config import Config
 
 from tlog.keys import Ed25519Signer
+from tlog.reflog.cosigning import DEFAULT_TIMEOUT, Cosigner, WitnessTarget
 from tlog.reflog.fork import Mirror
 from tlog.reflog.http import AddEntry, build_app
 from tlog.reflog.log import TiledLog
@@ -44,6 +48,8 @@ class ServeConfig:
     max_pending: int = 4096
     fork_at: int | None = None
     fork_listen: str | None = None
+    witnesses: tuple[WitnessTarget, ...] = ()
+    witness_timeout: float = DEFAULT_TIMEOUT
 
     def __post_init__(self) -> None:
         if (self.fork_at is None) != (self.fork_listen is None):
@@ -92,8 +98,11 @@ async def serve(
     if config.fork_at is not None:
         fork = await _open(config, config.directory / FORK_DIR)
         mirror = Mirror(main, fork, config.fork_at)
-    async with trio.open_nursery() as background:
+    async with httpx.AsyncClient() as http, trio.open_nursery() as background:
         background.start_soon(main.run)
+        if config.witnesses:
+            cosigner = Cosigner(main, config.witnesses, http, timeout=config.witness_timeout)
+            background.start_soon(cosigner.run)
         if mirror is not None:
             background.start_soon(mirror.fork.run)
             background.start_soon(mirror.run)

@@ -9,10 +9,12 @@ import signal
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import trio
 
 from tlog.errors import TlogError
+from tlog.reflog.cosigning import DEFAULT_TIMEOUT, WitnessTarget
 from tlog.reflog.server import ServeConfig, serve
 from witnessnet.commands.key import load_key_file
 
@@ -33,6 +35,13 @@ Entries are batched (every --batch-interval seconds or --batch-size entries). Ea
 is journaled, its tiles and bundles written and fsynced, and only then the new checkpoint
 renamed into place, so DIR is always a consistent static log that any web server can
 serve as-is; a restart (even after kill -9) continues from it.
+
+Witnesses: with --witness URL --witness-vkey VKEY (repeatable; the Nth URL goes with the
+Nth vkey), every new checkpoint is pushed to each witness at once (C2SP tlog-witness
+add-checkpoint, with consistency proofs from the log's tiles), and GET /checkpoint then
+serves it with the cosignature lines the witnesses returned within --witness-timeout
+seconds. A witness that is down or slow never holds up sequencing: it misses that
+checkpoint and is asked again with the next one.
 
 Split-view drill: with --fork-at N --fork-listen ADDR, a second listener serves DIR/fork,
 a log with the same key and origin that holds the same first N entries and then the main
@@ -108,6 +117,14 @@ def size(value: str) -> int:
     return int(value)
 
 
+def url(value: str) -> str:
+    """An http(s) URL."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL")
+    return value
+
+
 def positive_float(value: str) -> float:
     try:
         f = float(value)
@@ -144,10 +161,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if (args.fork_at is None) != (args.fork_listen is None):
         logger.error("usage", extra={"error": "--fork-at and --fork-listen go together"})
         return 2
+    if len(args.witness) != len(args.witness_vkey):
+        error = (
+            f"{len(args.witness)} --witness but {len(args.witness_vkey)} --witness-vkey: "
+            "give one vkey per witness URL, in the same order"
+        )
+        logger.error("usage", extra={"error": error})
+        return 2
     try:
         signer = load_key_file(args.key)
     except (TlogError, OSError) as e:
         logger.error("usage", extra={"error": f"{args.key}: {e}"})
+        return 2
+    try:
+        witnesses = tuple(
+            WitnessTarget(u, v) for u, v in zip(args.witness, args.witness_vkey, strict=True)
+        )
+    except TlogError as e:
+        logger.error("usage", extra={"error": f"--witness-vkey: {e}"})
         return 2
     config = ServeConfig(
         directory=Path(args.dir),
@@ -159,6 +190,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_pending=args.max_pending,
         fork_at=args.fork_at,
         fork_listen=args.fork_listen,
+        witnesses=witnesses,
+        witness_timeout=args.witness_timeout,
     )
     try:
         trio.run(_run, config)
@@ -231,4 +264,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--fork-at", type=size, metavar="N", help="split-view drill: fork after N entries"
     )
     s.add_argument("--fork-listen", type=address, metavar="ADDR", help="HOST:PORT of the fork")
+    s.add_argument(
+        "--witness",
+        type=url,
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a witness to push checkpoints to (repeatable; pairs with --witness-vkey)",
+    )
+    s.add_argument(
+        "--witness-vkey",
+        action="append",
+        default=[],
+        metavar="VKEY",
+        help="the cosigner vkey of the witness given at the same position",
+    )
+    s.add_argument(
+        "--witness-timeout",
+        type=positive_float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"wait at most this long for each witness (default {DEFAULT_TIMEOUT:g})",
+    )
     s.set_defaults(func=cmd_serve)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import trio
 
+from gossip.errors import GossipStateError
 from tlog.cosignature import CosignatureV1Signer
 from tlog.errors import TlogError
 from tlog.keys import generate_signer
@@ -22,7 +23,10 @@ from witness.config import load_config
 from witness.daemon import run_witness
 from witness.errors import ConfigError, StoreError
 from witness.store import create_database
+from witnessnet.alerts import OutboxError
 from witnessnet.commands.key import write_key_file
+from witnessnet.commands.log import expected_errors
+from witnessnet.witnessd import extension, load_alerts
 
 CONFIG_TEMPLATE = """\
 # witnessnet witness configuration. Reference: `witnessnet witness serve --help`.
@@ -36,9 +40,14 @@ database = "witness.db"
 # HOST:PORT to serve on; port 0 picks a free port. Use [::1]:7380 for IPv6.
 listen = "127.0.0.1:7380"
 
-# Optional: witness-network logs/v0 list files. Logs from lists are only ever
-# added, never removed or re-keyed.
-# log_lists = ["lists/log-list.1"]
+# Optional: witness-network logs/v0 lists, as files (read at startup) or URLs
+# (fetched at startup, then every log_list_interval seconds). Logs from lists are
+# only ever added, never removed or re-keyed.
+# log_lists = ["https://example.org/log-list.1", "lists/extra.txt"]
+# log_list_interval = 3600
+
+# Optional: seconds between polls of each log's tiles_url (jittered; default 30).
+# poll_interval = 30
 
 # One [[logs]] table per log to witness.
 # [[logs]]
@@ -46,6 +55,15 @@ listen = "127.0.0.1:7380"
 # vkeys = ["example.com/log+01234567+AbCd..."]        # one or more log keys
 # qpd = 86400                                         # optional: requests/day budget
 # tiles_url = "https://example.com/log/"              # optional: pull checkpoints
+
+# Optional: gossip with the other witnesses of a network file (docs/gossip.md).
+# [gossip]
+# network_file = "network.txt"
+# interval_seconds = 10
+
+# Optional: where alerts go; by default JSON lines on stderr (docs/alerts.md).
+# [alerts]
+# webhooks = ["https://alerts.example.com/hook"]
 """
 
 _RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
@@ -73,6 +91,8 @@ def setup_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request at info: feeders and gossip make several a second.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -105,6 +125,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace) -> None:
     config = load_config(args.config)
+    extend = extension(config, load_alerts(config))
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
 
         async def shutdown_trigger() -> None:
@@ -116,7 +137,13 @@ async def _serve(args: argparse.Namespace) -> None:
 
         async with trio.open_nursery() as nursery:
             witness, binds = await nursery.start(
-                partial(run_witness, config, init=args.init, shutdown_trigger=shutdown_trigger)
+                partial(
+                    run_witness,
+                    config,
+                    init=args.init,
+                    shutdown_trigger=shutdown_trigger,
+                    extend=extend,
+                )
             )
             url = binds[0]
             port = int(url.rsplit(":", 1)[1])
@@ -141,8 +168,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     status = 0
     try:
         trio.run(_serve, args)
-    except* (ConfigError, StoreError, OSError) as group:
-        for e in group.exceptions:
+    except* (ConfigError, StoreError, GossipStateError, OutboxError, OSError) as group:
+        for e in expected_errors(group, (Exception,)):
             print(f"error: {e}", file=sys.stderr)
         status = 2
     return status
@@ -155,7 +182,9 @@ Endpoints:
   POST /add-checkpoint                 the log sends `old N`, a consistency proof
                                        and its new checkpoint; gets cosignature lines
   GET  /<hex sha256(origin)>/checkpoint latest checkpoint with this witness's cosignature
+                                       (with [gossip]: with every cosignature it knows)
   GET  /logs (JSON), GET / (HTML), GET /healthz, GET /metrics (Prometheus)
+  POST /gossip/v1, GET /evidence[/<fingerprint>]   with [gossip] (docs/gossip.md)
 
 When it is listening it prints one JSON line on stdout, e.g.
   {"event": "listening", "url": "http://127.0.0.1:7380", "port": 7380, ...}
@@ -172,12 +201,26 @@ Config file (TOML):
   key_file = "witness.key"
   database = "witness.db"
   listen = "127.0.0.1:7380"
-  log_lists = ["lists/log-list.1"]          # optional, logs/v0 files
+  log_lists = ["https://example.org/log-list.1", "lists/extra.txt"]  # optional
+  log_list_interval = 3600                  # optional: seconds between list URL fetches
+  poll_interval = 30                        # optional: seconds between tiles_url polls
   [[logs]]
   origin = "example.com/log"
   vkeys = ["example.com/log+01234567+Ab..."]
   qpd = 86400                               # optional
-  tiles_url = "https://example.com/log/"    # optional
+  tiles_url = "https://example.com/log/"    # optional: a feeder pulls checkpoints from it
+  [gossip]                                  # optional (docs/gossip.md)
+  network_file = "network.txt"              # the witnesses to gossip with
+  interval_seconds = 10                     # optional: mean seconds between exchanges
+  [alerts]                                  # optional (docs/alerts.md)
+  webhooks = ["https://alerts.example.com/hook"]
+
+Alerts are kept in an outbox beside the database (witness.alerts.db) and gossip
+state in witness.gossip.db.
+
+Logs with a tiles_url are followed by a feeder: it polls the log's checkpoint and
+advances through the same checks as add-checkpoint, with the consistency proof read
+from the log's tiles. Log lists only ever add logs. See docs/witness.md.
 
 Example:
   witnessnet witness init --dir /var/lib/witness --name example.com/witness
