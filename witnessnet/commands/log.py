@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +16,7 @@ from tlog.errors import TlogError
 from tlog.reflog.cosigning import DEFAULT_TIMEOUT, WitnessTarget
 from tlog.reflog.server import ServeConfig, serve
 from witnessnet.commands.key import load_key_file
+from witnessnet.jsonlog import setup_logging
 
 logger = logging.getLogger("witnessnet.log")
 
@@ -62,32 +62,6 @@ Example:
   curl --data-binary 'hello' http://127.0.0.1:8080/add
   curl http://127.0.0.1:8080/checkpoint
 """
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, msg and the record's extra fields."""
-
-    _standard = frozenset(
-        [*vars(logging.LogRecord("", 0, "", 0, "", (), None)), "message", "asctime"]
-    )
-
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "time": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        out.update((k, v) for k, v in vars(record).items() if k not in self._standard)
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
-
-
-def configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
 def address(value: str) -> str:
@@ -157,7 +131,7 @@ async def _run(config: ServeConfig) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    configure_logging()
+    setup_logging()
     if (args.fork_at is None) != (args.fork_listen is None):
         logger.error("usage", extra={"error": "--fork-at and --fork-listen go together"})
         return 2

@@ -26,6 +26,7 @@ from witness.store import create_database
 from witnessnet.alerts import OutboxError
 from witnessnet.commands.key import write_key_file
 from witnessnet.commands.log import expected_errors
+from witnessnet.jsonlog import setup_logging
 from witnessnet.witnessd import extension, load_alerts
 
 CONFIG_TEMPLATE = """\
@@ -65,34 +66,6 @@ listen = "127.0.0.1:7380"
 # [alerts]
 # webhooks = ["https://alerts.example.com/hook"]
 """
-
-_RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and the record's extras."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        entry.update((k, v) for k, v in vars(record).items() if k not in _RECORD_FIELDS)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-def setup_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    # httpx logs every request at info: feeders and gossip make several a second.
-    logging.getLogger("httpx").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
