@@ -29,6 +29,7 @@ from gossip.messages import Digest, Message, ReplayGuard, encode_message, open_m
 from gossip.reconcile import LogView, make_digest, plan_exchange
 from gossip.sim import (
     COMMON,
+    EXCHANGE_ATTEMPTS,
     INTERVAL,
     LAG_SIZE,
     PUSH_ATTEMPTS,
@@ -202,7 +203,11 @@ def header(
         "push-pull exchange with a peer from choose_peer: A->B digest; B->A checkpoints where "
         "the views differ (with a consistency proof from A's size, from the tiles the log shows "
         "B) and a checkpoint-request; A->B the requested checkpoints. Each message is lost "
-        "independently with probability `loss`; a lost message ends the exchange.",
+        "independently with probability `loss`. As in the daemon (HTTP POSTs), A->B is a "
+        "request and B->A its answer: a request that is lost, or whose answer is lost, is sent "
+        f"once more as a fresh message (new sequence number), {EXCHANGE_ATTEMPTS} attempts in "
+        "all, within the same exchange; if both are lost the exchange ends. An empty answer "
+        "(204) is not lost.",
         "Evidence travels inside exchanges: a witness attaches each file it holds to every "
         "message to a peer not known to hold it (known: the peer sent it, or replied to a "
         f"message that carried it), and forwards what it learns {forward}.",

@@ -7,11 +7,15 @@ received message, request or response, is opened with open_message against
 the replay guard, and its sequence number is persisted before anything in it
 is acted on. A message that fails a check is counted by reason and changes
 nothing. Every request runs under the gossip timeout and reads at most
-MAX_MESSAGE_BYTES of answer.
+MAX_MESSAGE_BYTES of answer. A request that gets no answer (a transport error
+or the timeout: the request or its answer was lost) may be sent again, as a
+fresh message with the next sequence number (the peer's replay guard refuses a
+reused one), under a timeout of its own.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 
@@ -41,6 +45,8 @@ from tlog.keys import Ed25519Signer
 
 PATH = "/gossip/v1"
 CONTENT_TYPE = "application/vnd.witnessnet.gossip+msgpack"
+
+log = logging.getLogger("gossip")
 
 
 def rejection_reason(error: GossipError) -> str:
@@ -107,8 +113,25 @@ class Messenger:
         message = Message(self.me.name, recipient, seq, int(now), tuple(payloads))
         return encode_message(message, self._signer)
 
-    async def post(self, peer: Member, payloads: Sequence[Payload]) -> Message | None:
-        """Send a message to `peer`; its answer (None for 204). Raises PeerError."""
+    async def post(
+        self, peer: Member, payloads: Sequence[Payload], *, attempts: int = 1
+    ) -> Message | None:
+        """Send a message to `peer`; its answer (None for 204). Raises PeerError.
+
+        While `peer` is unreachable (transport error or timeout) the payloads are sent
+        again, in a fresh message, up to `attempts` times in all. A refusal or a bad
+        answer is not retried.
+        """
+        for _ in range(attempts - 1):
+            try:
+                return await self._post_once(peer, payloads)
+            except PeerError as e:
+                if e.outcome != "unreachable":
+                    raise
+                log.info("gossip request lost, sending again", extra={"peer": peer.name})
+        return await self._post_once(peer, payloads)
+
+    async def _post_once(self, peer: Member, payloads: Sequence[Payload]) -> Message | None:
         data = await self.encode(peer.name, payloads)
         url = peer.url.rstrip("/") + PATH
         try:

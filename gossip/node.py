@@ -23,6 +23,9 @@ turns those that prove a fork into evidence: a log that shows a fork only to
 this witness, by add-checkpoint, is caught too.
 
 Every network call runs under the gossip timeout; shutdown is cancellation.
+Within an exchange, a request that gets no answer (lost, or timed out) is sent
+once more, as a fresh message (EXCHANGE_ATTEMPTS); the retry is part of the
+same exchange.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ JITTER = 0.5
 MAX_OFFERS = min(256, MAX_NOTES)
 MAX_PROOFS = MAX_PAYLOADS - 3  # room for the checkpoints, the request and one spare
 PUSH_ATTEMPTS = 3
+EXCHANGE_ATTEMPTS = 2  # each request of an exchange: once, and once more if it is lost
 REJECTED_SCAN = 16
 
 log = logging.getLogger("gossip")
@@ -137,12 +141,13 @@ class GossipNode:
 
     async def exchange(self, peer: Member) -> str:
         """One push-pull exchange with `peer`; its outcome label. Raises PeerError."""
-        reply = await self.messenger.post(peer, [make_digest(self.views.values())])
+        digest = [make_digest(self.views.values())]
+        reply = await self.messenger.post(peer, digest, attempts=EXCHANGE_ATTEMPTS)
         if reply is None:
             return "in_sync"
         follow = await self._handle(peer.name, reply.payloads, self.timeout)
         if follow:
-            last = await self.messenger.post(peer, follow)
+            last = await self.messenger.post(peer, follow, attempts=EXCHANGE_ATTEMPTS)
             if last is not None:
                 await self._handle(peer.name, last.payloads, self.timeout)
         return "exchanged"

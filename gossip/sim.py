@@ -28,8 +28,12 @@ The model:
   peer chosen by choose_peer. Exchange: A -> B digest (and evidence); B -> A the
   checkpoints its plan offers (with a consistency proof from A's size), its
   checkpoint-request and evidence; A -> B answer_request's checkpoints and
-  proofs. Each message is lost independently with probability `loss`; a lost
-  message ends the exchange. A responder with nothing to send sends nothing.
+  proofs. Each message is lost independently with probability `loss`. As in the
+  daemon (GossipNode.exchange over HTTP), A -> B is a request and B -> A its
+  answer: a request that is lost, or whose answer is lost, is sent once more as a
+  fresh message (new sequence number; B handles it again), EXCHANGE_ATTEMPTS in
+  all, within the same exchange; if that is lost too the exchange ends. A
+  responder with nothing to send sends nothing (an empty answer is not lost).
 - Evidence: a witness holds it from its own Conflict or a Proven
   receive_evidence, and attaches it to every message to a peer not known to
   hold it (a peer is known to hold it once it sent it to us or replied to a
@@ -59,7 +63,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal, Protocol
@@ -130,6 +134,7 @@ LAG_SIZE = 900
 START_TIME = 1_700_000_000
 INTERVAL = 10
 PUSH_ATTEMPTS = 3
+EXCHANGE_ATTEMPTS = 2  # as gossip.node.EXCHANGE_ATTEMPTS
 
 
 def _seed(label: str) -> bytes:
@@ -745,31 +750,55 @@ class _Trial:
             )
         return _open_unsigned(data, dst.name, self.network, dst.guard, self.now)
 
+    def _post(
+        self,
+        src: _Node,
+        dst: _Node,
+        payloads: list[Payload],
+        answer: Callable[[Message], list[Payload] | None],
+    ) -> tuple[bool, Message | None]:
+        """`src` sends `payloads` to `dst`, which answers with answer(message) (nothing:
+        no answer message). While the request or its answer is lost, a fresh message is
+        sent again, EXCHANGE_ATTEMPTS times in all, as Messenger.post does.
+
+        Returns (completed, the answer message if there was one)."""
+        for _ in range(EXCHANGE_ATTEMPTS):
+            request = self._deliver(src, dst, payloads)
+            if request is None:
+                continue
+            back = answer(request)
+            if not back:
+                return True, None
+            reply = self._deliver(dst, src, back)
+            if reply is not None:
+                return True, reply
+        return False, None
+
     def _exchange(self, a: _Node, b: _Node) -> None:
         self.initiated += 1
         p1 = a.first(b)
         if p1 is None:
             self.answered += 1
             return
-        m1 = self._deliver(a, b, p1)
-        if m1 is None:
-            return
-        self.answered += 1
-        p2 = b.on_first(m1)
-        if not p2:
-            return
-        m2 = self._deliver(b, a, p2)
+        reached = False
+
+        def first(m1: Message) -> list[Payload]:
+            nonlocal reached
+            if not reached:
+                reached = True
+                self.answered += 1
+            return b.on_first(m1)
+
+        _, m2 = self._post(a, b, p1, first)
         if m2 is None:
             return
         a.acked(b.name, p1)
         p3 = a.on_second(m2)
         if not p3:
             return
-        m3 = self._deliver(a, b, p3)
-        if m3 is None:
-            return
-        b.acked(a.name, p2)
-        b.on_third(m3)
+        done, _ = self._post(a, b, p3, b.on_third)
+        if done:
+            b.acked(a.name, m2.payloads)
 
     def _flood(self) -> None:
         """Push each new evidence file to every other member at once, one message each,

@@ -70,11 +70,15 @@ class Router(httpx.AsyncBaseTransport):
     def __init__(self) -> None:
         self.apps: dict[str, httpx.ASGITransport] = {}
         self.down: set[str] = set()
+        self.lose: dict[str, int] = {}  # host: how many of its next requests are lost
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
         if host in self.down or host not in self.apps:
             raise httpx.ConnectError(f"{host} is down", request=request)
+        if self.lose.get(host, 0) > 0:
+            self.lose[host] -= 1
+            raise httpx.ConnectError(f"request to {host} lost", request=request)
         return await self.apps[host].handle_async_request(request)
 
 

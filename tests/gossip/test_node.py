@@ -164,6 +164,18 @@ async def test_a_fork_refused_at_add_checkpoint_becomes_evidence(tmp_path: Path)
         assert nodes[0].sink.of("split-view")[0].details["source"] == "add-checkpoint"
 
 
+async def test_lost_request_is_sent_again_within_the_exchange(tmp_path: Path) -> None:
+    async with gossip_nodes(tmp_path, [None, None]) as (nodes, router):
+        await nodes[0].feed(MAIN, 20)
+        router.lose["w1.test"] = 1
+        assert await exchange(nodes[0], nodes[1]) == "exchanged"
+        assert nodes[1].view.size == 20
+        router.lose["w1.test"] = 2
+        with pytest.raises(PeerError) as e:
+            await nodes[0].gossip.exchange(nodes[1].gossip.me)
+        assert e.value.outcome == "unreachable"
+
+
 async def test_unreachable_peer(tmp_path: Path) -> None:
     async with gossip_nodes(tmp_path, [None, None]) as (nodes, router):
         router.down.add("w1.test")
