@@ -1,0 +1,409 @@
+"""The monitor configuration file (TOML), parsed once into frozen dataclasses.
+
+    state = "monitor.db"        # SQLite state; relative paths are relative to this file
+    poll_interval = 60          # seconds between passes of `monitor run`
+    batch_size = 4096           # entries per transaction (a multiple of 256)
+    connections = 8             # entry bundles fetched at once, per log
+    timeout = 10                # seconds per HTTP request
+
+    [[logs]]
+    name = "firmware"                          # optional, default: the origin
+    origin = "example.com/firmware"
+    vkey = "example.com/firmware+01234567+AbC..."
+    url = "https://example.com/firmware/"      # the tlog-tiles base URL
+    claims = ["firmware"]                      # claim types; [] = audit only
+    policy = "witnesses.policy"                # optional C2SP tlog-policy: the witness quorum
+    checkpoints = ["https://w.example/<hex>/checkpoint"]   # optional cosigned checkpoint sources
+
+    [[components]]                             # release claims: who signs, attested builds
+    name = "TRUSTED_APPLET"
+    signers = ["vkey", ...]
+    threshold = 1
+    builds = { "1.2.3" = "<hex SHA-256>" }
+
+    [[providers]]                              # key bindings: who signs for a provider
+    name = "example.com"
+    signers = ["vkey", ...]
+
+    [[issuers]]                                # SCITT: SHA-256 of the signing certificates
+    name = "did:x509:..."
+    certificates = ["<hex SHA-256 of DER>"]
+
+    [[identities]]                             # watched identities and their expected keys
+    name = "alice@example.com"
+    keys = ["vkey", ...]
+
+    [[sinks]]                                  # where findings go; default: stderr
+    type = "jsonl"
+    path = "findings.jsonl"
+
+    [alerts]                                   # optional: the product shell's alert outbox
+    webhooks = ["https://alerts.example.com/hook"]
+
+Every error names the file, the key (``logs[1].vkey``) and, where it can be
+found, the line. Unknown keys are errors. Sink tables and the ``[alerts]``
+table are passed through, unparsed, to the caller (the CLI), which owns them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.claims import CLAIM_TYPES, ClaimType
+from monitor.errors import ConfigError
+from monitor.rules import Rules, Signers
+from tlog.errors import PolicyError, TlogError
+from tlog.keys import parse_vkey, split_key
+from tlog.note import Verifier
+from tlog.policy import LOG_KEY_TYPES, Policy, parse_policy
+from tlog.tiles import TILE_WIDTH
+
+_TOP = {"state", "poll_interval", "batch_size", "connections", "timeout", "logs", "components",
+        "providers", "issuers", "identities", "sinks", "alerts"}  # fmt: skip
+_LOG = {"name", "origin", "vkey", "url", "claims", "policy", "checkpoints"}
+_SIGNERS = {"name", "signers", "threshold", "builds"}
+_ISSUER = {"name", "certificates"}
+_IDENTITY = {"name", "keys"}
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    """One log to monitor."""
+
+    name: str
+    origin: str
+    vkey: str
+    verifier: Verifier
+    url: str
+    claims: tuple[ClaimType, ...]
+    policy: Policy | None = None
+    checkpoints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SinkConfig:
+    """One [[sinks]] table: its type, its other keys, and where it is (for error messages)."""
+
+    type: str
+    options: Mapping[str, Any]
+    where: str
+    base: Path
+
+    def error(self, problem: str) -> ConfigError:
+        """A ConfigError naming this table."""
+        return ConfigError(f"{self.where}: {problem}")
+
+    def path(self, key: str) -> Path:
+        """Option key as a path, relative to the configuration file's directory."""
+        value = self.options.get(key)
+        if not isinstance(value, str) or not value:
+            raise self.error(f"{key} must be a non-empty string (a file path)")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base / p
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    """A validated monitor configuration; paths are absolute."""
+
+    path: Path
+    state: Path
+    logs: tuple[LogConfig, ...]
+    rules: Rules
+    sinks: tuple[SinkConfig, ...]
+    poll_interval: float = 60.0
+    batch_size: int = 4096
+    connections: int = 8
+    timeout: float = 10.0
+    alerts: Mapping[str, Any] | None = None
+
+
+class _Checker:
+    """Validation helpers that raise ConfigError naming file, key and line."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.name = str(path)
+        self.path = path.absolute()
+        self.lines = text.split("\n")
+
+    def where(self, key: str) -> str:
+        line = self._line_of(key)
+        return f"{self.name}: {key}" + (f" (line {line})" if line else "")
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        line = self._line_of(key)
+        return ConfigError(f"{self.name}: {key}: {problem}" + (f" (line {line})" if line else ""))
+
+    def _line_of(self, key: str) -> int | None:
+        """Best effort: the line of key, for files written with [[table]] headers."""
+        m = re.fullmatch(r"(\w+)(?:\[(\d+)\])?(?:\.(\w+))?.*", key)
+        if m is None:
+            return None
+        start, field_name = 0, m[1]
+        if m[2] is not None:
+            header = re.compile(rf"\s*\[\[\s*{re.escape(m[1])}\s*\]\]")
+            headers = [i for i, line in enumerate(self.lines) if header.match(line)]
+            if int(m[2]) >= len(headers):
+                return None
+            start = headers[int(m[2])]
+            if m[3] is None:
+                return start + 1
+            field_name = m[3]
+        for i in range(start, len(self.lines)):
+            line = self.lines[i]
+            if i > start and line.lstrip().startswith("["):
+                break
+            if re.match(rf"\s*{re.escape(field_name)}\s*=", line):
+                return i + 1
+        return start + 1 if m[2] is not None else None
+
+    def table(self, value: Any, key: str, allowed: set[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a table, not {type(value).__name__}")
+        for k in value:
+            if k not in allowed:
+                near = difflib.get_close_matches(k, sorted(allowed), n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                name = f"{key}.{k}" if key else k
+                raise self.fail(name, f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}")
+        return value
+
+    def tables(self, top: dict[str, Any], name: str) -> list[dict[str, Any]]:
+        value = top.get(name, [])
+        if not isinstance(value, list):
+            raise self.fail(name, f"must be an array of tables ([[{name}]])")
+        return value
+
+    def string(self, table: dict[str, Any], name: str, key: str, required: bool = True) -> str:
+        value = table.get(name)
+        if value is None and not required:
+            return ""
+        if value is None:
+            raise self.fail(key, "missing (required)")
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "must be a non-empty string")
+        return value
+
+    def strings(self, table: dict[str, Any], name: str, key: str) -> tuple[str, ...]:
+        value = table.get(name, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise self.fail(key, f"must be an array of strings, not {type(value).__name__}")
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise self.fail(f"{key}[{i}]", "must be a non-empty string")
+        return tuple(value)
+
+    def number(
+        self, table: dict[str, Any], name: str, default: float, low: float, high: float
+    ) -> float:
+        value = table.get(name, default)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            raise self.fail(name, f"must be a number in {low}..{high}")
+        return float(value)
+
+    def file(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (self.path.parent / p).resolve()
+
+    def read(self, key: str, value: str) -> bytes:
+        try:
+            return self.file(value).read_bytes()
+        except OSError as e:
+            raise self.fail(key, f"cannot read {value}: {e.strerror}") from None
+
+
+def _vkey(c: _Checker, vkey: str, key: str, log: bool = False) -> Verifier:
+    try:
+        if log and split_key(vkey, "vkey").alg not in LOG_KEY_TYPES:
+            raise c.fail(key, "is not a log key (type 0x01, 0x02 or 0x05)")
+        return parse_vkey(vkey)
+    except TlogError as e:
+        raise c.fail(key, str(e)) from None
+
+
+def _url(c: _Checker, value: str, key: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise c.fail(key, f"{value!r} is not an http(s) URL")
+    return value
+
+
+def _log(c: _Checker, raw: Any, i: int) -> LogConfig:
+    key = f"logs[{i}]"
+    t = c.table(raw, key, _LOG)
+    origin = c.string(t, "origin", f"{key}.origin")
+    vkey = c.string(t, "vkey", f"{key}.vkey")
+    verifier = _vkey(c, vkey, f"{key}.vkey", log=True)
+    url = _url(c, c.string(t, "url", f"{key}.url"), f"{key}.url")
+    names = ["none"] if t.get("claims") == "none" else c.strings(t, "claims", f"{key}.claims")
+    claims = []
+    for j, name in enumerate(n for n in names if n != "none"):
+        if name not in CLAIM_TYPES:
+            known = ", ".join(sorted(CLAIM_TYPES))
+            raise c.fail(f"{key}.claims[{j}]", f"unknown claim type {name!r}; known: {known}")
+        claims.append(CLAIM_TYPES[name])
+    policy = None
+    if "policy" in t:
+        value = c.string(t, "policy", f"{key}.policy")
+        try:
+            policy = parse_policy(c.read(f"{key}.policy", value))
+        except PolicyError as e:
+            raise c.fail(f"{key}.policy", f"{value}: {e}") from None
+    checkpoints = tuple(
+        _url(c, u, f"{key}.checkpoints[{j}]")
+        for j, u in enumerate(c.strings(t, "checkpoints", f"{key}.checkpoints"))
+    )
+    name = c.string(t, "name", f"{key}.name", required=False) or origin
+    return LogConfig(name, origin, vkey, verifier, url, tuple(claims), policy, checkpoints)
+
+
+def _signers(c: _Checker, raw: Any, key: str) -> Signers:
+    t = c.table(raw, key, _SIGNERS)
+    name = c.string(t, "name", f"{key}.name")
+    vkeys = c.strings(t, "signers", f"{key}.signers")
+    if not vkeys:
+        raise c.fail(f"{key}.signers", "must list at least one vkey")
+    verifiers = tuple(_vkey(c, v, f"{key}.signers[{j}]") for j, v in enumerate(vkeys))
+    threshold = t.get("threshold", 1)
+    if isinstance(threshold, bool) or not isinstance(threshold, int):
+        raise c.fail(f"{key}.threshold", "must be an integer")
+    if not 1 <= threshold <= len(vkeys):
+        raise c.fail(f"{key}.threshold", f"must be 1..{len(vkeys)} (the number of signers)")
+    builds = t.get("builds", {})
+    if not isinstance(builds, dict):
+        raise c.fail(f"{key}.builds", "must be a table of version = hex SHA-256")
+    for version, digest in builds.items():
+        if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+            raise c.fail(f"{key}.builds", f"{version}: want 64 lowercase hex digits")
+    return Signers(name, verifiers, frozenset(), threshold, MappingProxyType(dict(builds)))
+
+
+def _issuer(c: _Checker, raw: Any, key: str) -> Signers:
+    t = c.table(raw, key, _ISSUER)
+    name = c.string(t, "name", f"{key}.name")
+    certs = c.strings(t, "certificates", f"{key}.certificates")
+    for j, cert in enumerate(certs):
+        if not _HEX64.fullmatch(cert):
+            raise c.fail(f"{key}.certificates[{j}]", "want 64 lowercase hex digits (SHA-256)")
+    if not certs:
+        raise c.fail(f"{key}.certificates", "must list at least one certificate digest")
+    return Signers(name, certificates=frozenset(certs))
+
+
+def _named(c: _Checker, items: list[Signers], section: str) -> Mapping[str, Signers]:
+    out: dict[str, Signers] = {}
+    for i, item in enumerate(items):
+        if item.name in out:
+            raise c.fail(f"{section}[{i}].name", f"{item.name!r} is configured twice")
+        out[item.name] = item
+    return MappingProxyType(out)
+
+
+def _rules(c: _Checker, top: dict[str, Any]) -> Rules:
+    components = [
+        _signers(c, t, f"components[{i}]") for i, t in enumerate(c.tables(top, "components"))
+    ]
+    providers = [
+        _signers(c, t, f"providers[{i}]") for i, t in enumerate(c.tables(top, "providers"))
+    ]
+    issuers = [_issuer(c, t, f"issuers[{i}]") for i, t in enumerate(c.tables(top, "issuers"))]
+    identities: dict[str, frozenset[str]] = {}
+    for i, raw in enumerate(c.tables(top, "identities")):
+        key = f"identities[{i}]"
+        t = c.table(raw, key, _IDENTITY)
+        name = c.string(t, "name", f"{key}.name")
+        keys = c.strings(t, "keys", f"{key}.keys")
+        for j, vkey in enumerate(keys):
+            _vkey(c, vkey, f"{key}.keys[{j}]")
+        if name in identities:
+            raise c.fail(f"{key}.name", f"{name!r} is configured twice")
+        identities[name] = frozenset(keys)
+    return Rules(
+        _named(c, components, "components"),
+        _named(c, providers, "providers"),
+        _named(c, issuers, "issuers"),
+        MappingProxyType(identities),
+    )
+
+
+def _sinks(c: _Checker, top: dict[str, Any]) -> tuple[SinkConfig, ...]:
+    out = []
+    for i, raw in enumerate(c.tables(top, "sinks")):
+        key = f"sinks[{i}]"
+        if not isinstance(raw, dict):
+            raise c.fail(key, "must be a table")
+        kind = c.string(raw, "type", f"{key}.type")
+        options = MappingProxyType({k: v for k, v in raw.items() if k != "type"})
+        out.append(SinkConfig(kind, options, c.where(key), c.path.parent))
+    if not out:
+        out.append(
+            SinkConfig("stderr", MappingProxyType({}), f"{c.name}: (default sink)", c.path.parent)
+        )
+    return tuple(out)
+
+
+def _alerts(c: _Checker, top: dict[str, Any]) -> Mapping[str, Any] | None:
+    table = top.get("alerts")
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise c.fail("alerts", f"must be a table, not {type(table).__name__}")
+    return MappingProxyType(table)
+
+
+def parse_config(text: str, path: Path) -> MonitorConfig:
+    """Parse configuration text read from path; raise ConfigError naming file, key and line."""
+    c = _Checker(path, text)
+    try:
+        top = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    c.table(top, "", _TOP)
+    logs = tuple(_log(c, t, i) for i, t in enumerate(c.tables(top, "logs")))
+    if not logs:
+        raise c.fail("logs", "configure at least one [[logs]] table")
+    seen: dict[str, int] = {}
+    for i, log in enumerate(logs):
+        if log.name in seen:
+            raise c.fail(f"logs[{i}].name", f"{log.name!r} is also logs[{seen[log.name]}]")
+        seen[log.name] = i
+    batch = int(c.number(top, "batch_size", 4096, TILE_WIDTH, 1 << 20))
+    if batch % TILE_WIDTH:
+        raise c.fail("batch_size", f"must be a multiple of {TILE_WIDTH}")
+    return MonitorConfig(
+        path=c.path,
+        state=c.file(c.string(top, "state", "state")),
+        logs=logs,
+        rules=_rules(c, top),
+        sinks=_sinks(c, top),
+        poll_interval=c.number(top, "poll_interval", 60, 0.01, 86400),
+        batch_size=batch,
+        connections=int(c.number(top, "connections", 8, 1, 256)),
+        timeout=c.number(top, "timeout", 10, 0.1, 3600),
+        alerts=_alerts(c, top),
+    )
+
+
+def load_config(path: str | Path) -> MonitorConfig:
+    """Read and parse the configuration file at path."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read: {e}") from None
+    return parse_config(text, p)
