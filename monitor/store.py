@@ -20,7 +20,6 @@ checked, with its findings queued, or not checked at all.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import time
@@ -36,6 +35,7 @@ from monitor.errors import StateError
 from monitor.findings import Finding
 from monitor.rules import Remembered
 from monitor.tree import Prefix
+from tlog.lockfile import try_lock
 
 SCHEMA_VERSION = "1"
 SCHEMA = """
@@ -124,14 +124,11 @@ class Store:
     def _lock(path: Path) -> int:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = try_lock(path)
         except OSError as e:
             raise StateError(f"{path}.lock: cannot open: {e.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StateError(f"{path} is in use by another monitor (lock {path}.lock)") from None
+        if fd is None:
+            raise StateError(f"{path} is in use by another monitor (lock {path}.lock)")
         return fd
 
     @staticmethod

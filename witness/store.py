@@ -26,7 +26,6 @@ for it: the request that was refused is not held up by its evidence.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import sqlite3
@@ -39,6 +38,7 @@ from pathlib import Path
 import sqlite_utils
 import trio
 
+from tlog.lockfile import try_lock
 from witness.decide import Advance, LogState, Rejection
 from witness.errors import DatabaseLockedError, DatabaseMissingError, StoreError
 
@@ -179,14 +179,11 @@ def _connect(path: Path) -> sqlite_utils.Database:
 
 
 def _lock(path: Path) -> int:
-    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+    fd = try_lock(path)
+    if fd is None:
         raise DatabaseLockedError(
             f"{path} is in use by another witness process (lock file {path}.lock)"
-        ) from None
+        )
     return fd
 
 

@@ -18,7 +18,6 @@ One process at a time: a lock file beside the database keeps a second one out.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import secrets
@@ -33,6 +32,7 @@ from typing import Any, Literal, TypeVar
 import trio
 
 from tlog.alert import Alert, AlertClass
+from tlog.lockfile import try_lock
 from witnessnet.alerts.errors import OutboxError, OutboxLockedError
 from witnessnet.alerts.metrics import AlertMetrics, Backlog
 
@@ -138,14 +138,11 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def _lock(path: Path) -> int:
-    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+    fd = try_lock(path)
+    if fd is None:
         raise OutboxLockedError(
             f"alert outbox {path} is in use by another process (lock file {path}.lock)"
-        ) from None
+        )
     return fd
 
 
