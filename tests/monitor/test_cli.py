@@ -103,6 +103,15 @@ async def test_sign_submit_and_verify_releases(tmp_path: Path) -> None:
         assert code == 1 and "signed by 0 of the 1 authorised" in str(unauthorised["reason"])
         code, missing = await verify("0" * 64)
         assert code == 1 and "no entry" in str(missing["reason"])
+        # The spelling, `witnessnet verify --release`, runs the same check.
+        same = await witnessnet(
+            "verify", "--release", "--digest", "f" * 64, "--component", "witnessnet",
+            "--log", log.url, "--log-vkey", signer(ORIGIN).vkey(),
+            "--signer", PUBLISHER.vkey(),
+        )  # fmt: skip
+        assert same.returncode == 0 and json.loads(same.stdout) == latest
+        incomplete = await witnessnet("verify", "--release", "--digest", "f" * 64)
+        assert incomplete.returncode == 2 and b"--release needs --component" in incomplete.stderr
 
 
 async def test_monitor_exit_codes(tmp_path: Path) -> None:

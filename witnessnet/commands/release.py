@@ -111,20 +111,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    v.add_argument("--digest", required=True, help="SHA-256 of the firmware (hex)")
-    v.add_argument("--component", required=True, help="the component, e.g. TRUSTED_OS")
-    v.add_argument("--log", required=True, help="the log's tlog-tiles base URL")
-    v.add_argument("--log-vkey", required=True, help="the log's verifier key")
-    v.add_argument("--origin", help="checkpoint origin (default: the log key's name)")
     v.add_argument("--policy", help="C2SP tlog-policy file: the witness quorum to require")
+    add_release_arguments(v, required=True)
+    v.set_defaults(func=cmd_verify)
+
+
+RELEASE_ARGUMENTS = ("digest", "component", "log", "log_vkey", "signer")
+
+
+def add_release_arguments(v: argparse.ArgumentParser, required: bool) -> None:
+    """The release-check options; `witnessnet verify --release` shares them (not required there,
+    where the handler checks them)."""
+    v.add_argument("--digest", required=required, help="SHA-256 of the firmware (hex)")
+    v.add_argument("--component", required=required, help="the component, e.g. TRUSTED_OS")
+    v.add_argument("--log", required=required, help="the log's tlog-tiles base URL")
+    v.add_argument("--log-vkey", required=required, help="the log's verifier key")
+    v.add_argument("--origin", help="checkpoint origin (default: the log key's name)")
     v.add_argument(
         "--checkpoint", action="append", default=[], metavar="URL",
         help="another source of cosigned checkpoints (repeatable)",
     )  # fmt: skip
     v.add_argument(
-        "--signer", action="append", required=True, metavar="VKEY",
+        "--signer", action="append", required=required, metavar="VKEY",
         help="a key authorised to sign releases of the component (repeatable)",
     )  # fmt: skip
     v.add_argument("--threshold", type=int, default=1, help="signatures required (default 1)")
     v.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
-    v.set_defaults(func=cmd_verify)

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tlog.errors import MalformedProofError, PolicyError, ProofError, TlogError
+from witnessnet.commands.release import RELEASE_ARGUMENTS, add_release_arguments
+from witnessnet.commands.release import cmd_verify as release_verify
 
 if TYPE_CHECKING:
     from tlog.policy import Policy, Witness
@@ -116,6 +118,20 @@ def _verify(args: argparse.Namespace) -> list[str]:
             raise ProofError(f"inclusion proof does not fit this checkpoint: {e}") from None
         lines.append(f"inclusion: entry {index} is in this tree")
     return lines
+
+
+def cmd_verify_or_release(args: argparse.Namespace) -> int:
+    """`verify --release` checks a firmware release; plain `verify` a checkpoint on stdin."""
+    if args.release:
+        missing = [f"--{a.replace('_', '-')}" for a in RELEASE_ARGUMENTS if not getattr(args, a)]
+        if missing:
+            print(f"error: --release needs {', '.join(missing)}", file=sys.stderr)
+            return EXIT_MALFORMED
+        return release_verify(args)
+    if not args.policy:
+        print("error: --policy is required (or use --release)", file=sys.stderr)
+        return EXIT_MALFORMED
+    return cmd_verify(args)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -283,7 +299,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "does not (reason on stderr); 2 when an input is malformed or unreadable."
         ),
     )
-    v.add_argument("--policy", required=True, help="C2SP tlog-policy file")
+    v.add_argument("--policy", help="C2SP tlog-policy file (required without --release)")
     v.add_argument(
         "--log-origin",
         help="the origin the checkpoint must have. When no policy log's key name is this "
@@ -298,7 +314,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--index", help="leaf index of the entry (with --inclusion-proof)")
     v.add_argument("--entry", metavar="FILE", help="the entry's bytes (hashed as RFC 6962 leaf)")
     v.add_argument("--leaf-hash", metavar="B64", help="the entry's RFC 6962 leaf hash, base64")
-    v.set_defaults(func=cmd_verify)
+    v.add_argument(
+        "--release",
+        action="store_true",
+        help="instead: check that a firmware digest is in a cosigned log and is the latest "
+        "authorised release of its component (same as `witnessnet release verify`; needs "
+        "--digest, --component, --log, --log-vkey, --signer)",
+    )
+    add_release_arguments(v, required=False)
+    v.set_defaults(func=cmd_verify_or_release)
 
     p = sub.add_parser(
         "policy",
