@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from tlog.checkpoint import Checkpoint, parse_checkpoint, parse_hash, parse_size
 from tlog.errors import CheckpointError, NoteError, ProofError
 from tlog.merkle import verify_consistency
-from tlog.note import Verifier, check_text, parse_note, verify_note
+from tlog.note import Note, Verifier, check_text, parse_note, verify_note
 from witness.errors import MalformedRequestError
 
 MAX_PROOF_LINES = 63
@@ -201,15 +201,26 @@ def verify_request(
     Signature lines that do not parse count as signatures that do not verify (403):
     the checkpoint text is fine, the log's signature is what is missing.
     """
+    # The hot path parses the note once; only a note that does not parse is looked at
+    # again, to tell a malformed checkpoint (400) from malformed signature lines (403).
     try:
-        checkpoint = _checkpoint_text(request.note)
-    except MalformedRequestError as e:
-        return Reject(Reason.MALFORMED, str(e))
+        note: Note | NoteError = parse_note(request.note)
+        checkpoint = parse_checkpoint(note.text)
+    except NoteError as e:
+        note = e
+        try:
+            checkpoint = _checkpoint_text(request.note)
+        except MalformedRequestError as e:
+            return Reject(Reason.MALFORMED, str(e))
+    except CheckpointError as e:
+        return Reject(Reason.MALFORMED, f"checkpoint: {e}")
     verifiers = trusted(checkpoint.origin)
     if verifiers is None:
         return Reject(Reason.UNKNOWN_LOG, f"unknown log {checkpoint.origin!r}")
+    if isinstance(note, NoteError):
+        return Reject(Reason.BAD_SIGNATURE, f"invalid signature: {note}")
     try:
-        verify_note(parse_note(request.note), verifiers)
+        verify_note(note, verifiers)
     except NoteError as e:
         return Reject(Reason.BAD_SIGNATURE, f"invalid signature: {e}")
     if request.old_size > checkpoint.size:
