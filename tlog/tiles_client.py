@@ -101,8 +101,12 @@ class TiledLogClient:
 
     Pass an ``httpx.AsyncClient`` to share its connection pool; otherwise the
     client makes one and closes it on ``aclose()`` or at the end of ``async with``.
-    With ``origin`` set, a checkpoint of another origin is rejected.
+    With ``origin`` set, a checkpoint of another origin is rejected. This is the
+    ``tiles`` kind of tlog.ledger.LedgerSource.
     """
+
+    kind = "tiles"
+    hash_rule = merkle.RFC6962
 
     def __init__(
         self,
@@ -250,6 +254,10 @@ class TiledLogClient:
         tree_size = _check_tree_size(new_size, tree_size)
         reader = await self._reader(tiles_needed_for_consistency(old_size, new_size), tree_size)
         return merkle.consistency_proof(old_size, new_size, reader.node_hash)
+
+    def leaf_hash(self, entry: bytes) -> bytes:
+        """The RFC 6962 leaf hash of one entry."""
+        return merkle.RFC6962.leaf(entry)
 
     async def _fetch_bundle(self, ref: EntriesRef, out: dict[int, list[bytes]]) -> None:
         data = await self._get(ref.path, MAX_BUNDLE_BYTES)

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from witnessnet.commands import COMMANDS
+from witnessnet.commands import all_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMANDS:
+    for module in all_commands():
         module.register(sub)
     return parser
 

@@ -1,17 +1,22 @@
-"""Subcommand modules; each exposes `register(subparsers)`."""
+"""Subcommand modules; each exposes `register(subparsers)` and an `ORDER` for `--help`.
 
-from witnessnet.commands import (
-    claim,
-    demo,
-    evidence,
-    key,
-    log,
-    monitor,
-    note,
-    proof,
-    release,
-    verify,
-    witness,
-)
+Every module in this package is a command: `all_commands` finds them, so adding a
+command is adding a module. Modules import heavy dependencies (trio, hypercorn)
+inside their handlers, so that `witnessnet --help` stays fast.
+"""
 
-COMMANDS = (key, note, proof, log, demo, witness, evidence, verify, monitor, claim, release)
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+
+def all_commands() -> list[ModuleType]:
+    """Every command module, in `--help` order (module ORDER, then name)."""
+    modules = [
+        importlib.import_module(f"{__name__}.{info.name}")
+        for info in pkgutil.iter_modules(__path__)
+        if not info.name.startswith("_")
+    ]
+    return sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))

@@ -29,6 +29,8 @@ entry's index once the log has published a checkpoint that includes it.
 Exit 0 added; 1 the log refused it (its answer on stderr); 2 bad arguments or unreachable.
 """
 
+ORDER = 100
+
 
 def _digest(args: argparse.Namespace) -> str:
     if args.artifact is not None:

@@ -36,6 +36,8 @@ ENTRIES = 300
 FORK_AT = 200
 CONNECTIONS = 32
 
+ORDER = 50
+
 
 class DemoError(Exception):
     """A step of the demo that did not verify."""

@@ -10,6 +10,8 @@ from tlog.errors import TlogError
 
 EXIT_PROOF, EXIT_NOT_PROOF, EXIT_MALFORMED = 0, 1, 2
 
+ORDER = 70
+
 
 def _read(path: str) -> bytes:
     if path == "-":

@@ -10,6 +10,8 @@ from pathlib import Path
 from tlog.errors import TlogError
 from tlog.keys import Ed25519Signer, generate_signer, parse_private_key
 
+ORDER = 10
+
 
 def load_key_file(path: str | Path) -> Ed25519Signer:
     """Read a private key file written by `witnessnet key generate`."""

@@ -63,6 +63,8 @@ Example:
   curl http://127.0.0.1:8080/checkpoint
 """
 
+ORDER = 40
+
 
 def address(value: str) -> str:
     """HOST:PORT with a port in 0..65535 (IPv6 hosts in brackets)."""

@@ -45,6 +45,8 @@ in the last log line); 2 on bad configuration or a state file in use by another 
 ALERTS_SOURCE = "witnessnet-monitor"
 logger = logging.getLogger("witnessnet.monitor")
 
+ORDER = 90
+
 
 class _Setup:
     """What both actions need: the parsed config, the state store, the sinks."""

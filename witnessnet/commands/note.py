@@ -10,6 +10,8 @@ from tlog.keys import parse_vkey
 from tlog.note import parse_note, sign_note, verify_note
 from witnessnet.commands.key import load_key_file
 
+ORDER = 20
+
 
 def cmd_sign(args: argparse.Namespace) -> int:
     try:

@@ -12,6 +12,8 @@ from tlog.merkle import verify_consistency, verify_inclusion
 
 EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED = 0, 1, 2
 
+ORDER = 30
+
 
 def read_proof() -> list[bytes]:
     """Base64 hashes from stdin, one per line; blank lines are ignored."""

@@ -25,6 +25,8 @@ Exit 0 verified; 1 not in the log, not authorised, or superseded; 2 the log coul
 read or verified, or bad arguments.
 """
 
+ORDER = 110
+
 
 def cmd_verify(args: argparse.Namespace) -> int:
     import httpx

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_REJECTED, EXIT_MALFORMED = 0, 1, 2
 
+ORDER = 80
+
 
 class _Malformed(Exception):
     """Input that is not what the command needs (exit 2)."""

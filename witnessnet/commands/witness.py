@@ -67,6 +67,8 @@ listen = "127.0.0.1:7380"
 # webhooks = ["https://alerts.example.com/hook"]
 """
 
+ORDER = 60
+
 
 def cmd_init(args: argparse.Namespace) -> int:
     directory = Path(args.dir)

@@ -1,0 +1,103 @@
+"""Ledger sources: the one interface through which feeders and monitors read any log.
+
+A ledger is anything that publishes signed tree heads over an append-only Merkle
+tree: a tlog-tiles log, an RFC 6962 Certificate Transparency log, a static-CT
+log, a CCF ledger or a SCITT transparency service. Each kind has one
+implementation of `LedgerSource`; nothing above `tlog` knows which kind it reads.
+
+Every kind presents its signed head as a C2SP checkpoint note signed by the log
+(`fetch_checkpoint`): tiles logs publish one, CT heads are converted to a
+checkpoint with a type 0x05 signature, CCF and SCITT signed roots carry their
+COSE signature in a note signature line. So the witness's verification, its
+compare-and-swap and gossip evidence stay the same for every kind.
+
+`open_source` builds the source for a `kind` name; the implementations are
+imported lazily so that a process only loads the kinds it follows.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol, runtime_checkable
+
+import httpx
+
+from tlog.checkpoint import SignedCheckpoint
+from tlog.errors import TlogError
+from tlog.merkle import HashRule
+from tlog.note import Verifier
+
+
+class UnknownLedgerKindError(TlogError):
+    """A ledger kind that no implementation exists for."""
+
+
+@runtime_checkable
+class LedgerSource(Protocol):
+    """Reads one ledger; its proofs and entries are only as good as the head checked against."""
+
+    kind: str
+    """The `kind` name this source implements (a key of LEDGER_KINDS)."""
+    hash_rule: HashRule
+    """How entries hash into the tree (RFC 6962 for CT and tiles, CCF for CCF and SCITT)."""
+
+    async def fetch_checkpoint(self) -> SignedCheckpoint:
+        """The ledger's latest signed head as a checkpoint whose log signature verified.
+
+        Raises a TlogError for a bad or unsigned head, a LogClientError when the
+        ledger cannot be read.
+        """
+        ...
+
+    async def consistency_proof(
+        self, old_size: int, new_size: int, tree_size: int | None = None
+    ) -> list[bytes]:
+        """The RFC 9162 consistency proof from old_size to new_size.
+
+        tree_size is the size of the verified head the proof is read under
+        (default new_size); sources that compute proofs on the server ignore it.
+        """
+        ...
+
+    def entries(self, start: int, end: int, tree_size: int | None = None) -> AsyncIterator[bytes]:
+        """Yield entries start..end-1 in order; `leaf_hash(entry)` is each one's tree leaf."""
+        ...
+
+    def leaf_hash(self, entry: bytes) -> bytes:
+        """The Merkle leaf hash of one entry as `entries` yields it."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections the source opened itself."""
+        ...
+
+
+LEDGER_KINDS: dict[str, str] = {
+    "tiles": "tlog.tiles_client:TiledLogClient",
+}
+"""kind name -> "module:class" of its LedgerSource implementation."""
+
+
+def open_source(
+    kind: str,
+    url: str,
+    verifiers: Sequence[Verifier],
+    http: httpx.AsyncClient | None = None,
+    *,
+    origin: str | None = None,
+    timeout: float = 10.0,
+) -> LedgerSource:
+    """The LedgerSource of `kind` reading the ledger at `url`, trusting `verifiers`.
+
+    Every implementation takes these arguments; with `origin` set, a head of
+    another origin is rejected. Raises UnknownLedgerKindError for an unknown kind.
+    """
+    target = LEDGER_KINDS.get(kind)
+    if target is None:
+        known = ", ".join(sorted(LEDGER_KINDS))
+        raise UnknownLedgerKindError(f"unknown ledger kind {kind!r} (known: {known})")
+    module_name, _, class_name = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    source: LedgerSource = cls(url, verifiers, http, origin=origin, timeout=timeout)
+    return source
