@@ -13,7 +13,7 @@ from gossip.http import routes
 from gossip.membership import Network, parse_network
 from gossip.metrics import GossipMetrics
 from gossip.node import GossipNode, find_self
-from gossip.proofs import TilesProofs
+from gossip.proofs import LedgerProofs
 from gossip.state import GossipState
 from tlog.alert import AlertSink
 from witness.config import GossipConfig
@@ -81,7 +81,7 @@ async def run_gossip(
                 state,
                 sink,
                 http,
-                TilesProofs(witness.registry, http, config.timeout),
+                LedgerProofs(witness.registry, http, config.timeout),
                 metrics,
                 interval=config.interval,
                 timeout=config.timeout,

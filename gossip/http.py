@@ -7,6 +7,8 @@
                                     witness knows (the distributor read path)
     GET  /evidence                  JSON list of the evidence and suspicion files held
     GET  /evidence/<fingerprint>    one file (docs/evidence-format.md)
+    GET  /                          the witness status page, with cosigners, peers and
+                                    evidence (gossip.status)
 
 A message that fails a check gets a 4xx and changes nothing. Error -> status,
 in one place (`_STATUS`): malformed 400, over MAX_MESSAGE_BYTES 413, unknown
@@ -33,6 +35,7 @@ from gossip.errors import (
 from gossip.messages import MAX_MESSAGE_BYTES
 from gossip.messenger import CONTENT_TYPE, PATH, rejection_reason
 from gossip.node import GossipNode
+from gossip.status import status_route
 
 BODY_TIMEOUT = 30.0
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -127,4 +130,5 @@ def routes(node: GossipNode) -> list[BaseRoute]:
         Route("/evidence", evidence),
         Route("/evidence/{fingerprint}", evidence_file),
         Route("/{origin_hash}/checkpoint", checkpoint),
+        status_route(node),
     ]

@@ -86,6 +86,10 @@ class Messenger:
         self._timeout = timeout
         self._clock = clock
         self._guard = ReplayGuard(state.seen())
+        # For the status page: when each peer last answered or sent a valid message, and
+        # the last failure of a request to it (time, error).
+        self.last_ok: dict[str, float] = {}
+        self.last_error: dict[str, tuple[float, str]] = {}
 
     def peers(self) -> list[Member]:
         """Every member but this witness."""
@@ -104,6 +108,7 @@ class Messenger:
             self._metrics.rejected.labels(rejection_reason(e)).inc()
             raise
         await self._state.save_seen(msg.sender, msg.seq)
+        self.last_ok[msg.sender] = self._clock()
         return msg
 
     async def encode(self, recipient: str, payloads: Sequence[Payload]) -> bytes:
@@ -127,9 +132,14 @@ class Messenger:
                 return await self._post_once(peer, payloads)
             except PeerError as e:
                 if e.outcome != "unreachable":
+                    self.last_error[peer.name] = (self._clock(), str(e))
                     raise
                 log.info("gossip request lost, sending again", extra={"peer": peer.name})
-        return await self._post_once(peer, payloads)
+        try:
+            return await self._post_once(peer, payloads)
+        except PeerError as e:
+            self.last_error[peer.name] = (self._clock(), str(e))
+            raise
 
     async def _post_once(self, peer: Member, payloads: Sequence[Payload]) -> Message | None:
         data = await self.encode(peer.name, payloads)
@@ -140,6 +150,7 @@ class Messenger:
         except (httpx.HTTPError, trio.TooSlowError) as e:
             raise PeerError("unreachable", f"{peer.name} at {url}: {e!r}") from None
         if status == 204:
+            self.last_ok[peer.name] = self._clock()
             return None
         if status != 200:
             text = body[:200].decode("utf-8", "replace").strip()

@@ -1,11 +1,13 @@
-"""Consistency proofs and prefix roots for gossip, from the logs' own tiles.
+"""Consistency proofs and prefix roots for gossip, from the logs' own ledgers.
 
 Gossip needs proofs in three places: to attach to a checkpoint it offers a
 peer that has an older one, to check a newer checkpoint a peer sent without a
 usable proof (NeedProof), and to check an older checkpoint a peer holds
 against its own (a fork the peer cannot prove from its side). For a log whose
-config names a `tiles_url`, TilesProofs reads them off that log's tiles as
-published for the larger tree; a log without one gets no proofs here.
+config names a `url`, LedgerProofs asks the log's tlog.ledger source of its
+`kind` (for tiles, read as published for the larger tree); a log without one
+gets no proofs here, and prefix roots only come from sources that can compute
+them (tiles).
 
 A proof from tiles is only as good as the checkpoint it is checked against:
 callers verify every hash (gossip.reconcile.check_proof). Failures are not
@@ -23,7 +25,7 @@ import httpx
 import trio
 
 from tlog.errors import TlogError
-from tlog.tiles_client import TiledLogClient
+from tlog.ledger import LedgerSource, open_source
 from witness.registry import Registry
 
 CACHE_SIZE = 1024
@@ -47,35 +49,36 @@ class ProofSource(Protocol):
         ...
 
 
-class TilesProofs:
-    """Proofs from the tiles at each trusted log's `tiles_url`, cached, under a timeout."""
+class LedgerProofs:
+    """Proofs from each trusted log's ledger at its `url`, cached, under a timeout."""
 
     def __init__(self, registry: Registry, http: httpx.AsyncClient, timeout: float) -> None:
         self._registry = registry
         self._http = http
         self._timeout = timeout
-        self._clients: dict[str, TiledLogClient] = {}
+        self._clients: dict[str, tuple[str, LedgerSource]] = {}
         self._cache: OrderedDict[tuple[str, str, int, int], list[bytes] | bytes] = OrderedDict()
 
     def can_fetch(self, origin: str) -> bool:
         trusted = self._registry.get(origin)
-        return trusted is not None and trusted.tiles_url is not None
+        return trusted is not None and trusted.url is not None
 
-    def _client(self, origin: str) -> TiledLogClient | None:
+    def _client(self, origin: str) -> LedgerSource | None:
         trusted = self._registry.get(origin)
-        if trusted is None or trusted.tiles_url is None:
+        if trusted is None or trusted.url is None:
             return None
-        client = self._clients.get(origin)
-        if client is None or client.base_url != trusted.tiles_url.rstrip("/"):
-            client = TiledLogClient(
-                trusted.tiles_url,
-                trusted.verifiers,
-                self._http,
-                origin=origin,
-                timeout=self._timeout,
-                retries=1,
-            )
-            self._clients[origin] = client
+        cached = self._clients.get(origin)
+        if cached is not None and cached[0] == f"{trusted.kind} {trusted.url}":
+            return cached[1]
+        client = open_source(
+            trusted.kind,
+            trusted.url,
+            trusted.verifiers,
+            self._http,
+            origin=origin,
+            timeout=self._timeout,
+        )
+        self._clients[origin] = (f"{trusted.kind} {trusted.url}", client)
         return client
 
     async def _fetch(self, key: tuple[str, str, int, int]) -> list[bytes] | bytes | None:
@@ -91,8 +94,8 @@ class TilesProofs:
             try:
                 if what == "proof":
                     result = await client.consistency_proof(a, b, b)
-                else:
-                    result = await client.tree_root(a, b)
+                elif (tree_root := getattr(client, "tree_root", None)) is not None:
+                    result = await tree_root(a, b)
             except TlogError as e:
                 log.debug(
                     "no proof from the log's tiles",

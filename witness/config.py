@@ -1,7 +1,8 @@
 """The witness configuration file (TOML), parsed once into frozen dataclasses.
 
     name = "example.com/witness"     # the witness's key name, as in key_file
-    key_file = "witness.key"          # relative paths are relative to this file
+    key_file = "witness.key"          # relative paths are relative to this file; or
+                                      # "ssh-agent:SHA256:<fingerprint>" (docs/witness.md)
     database = "witness.db"
     listen = "127.0.0.1:7380"         # port 0: any free port
     log_lists = ["https://example.org/log-list.1", "lists/extra.txt"]   # optional
@@ -11,7 +12,8 @@
     [[logs]]
     origin = "example.com/log"
     vkeys = ["example.com/log+01234567+AbC..."]   # one or more
-    tiles_url = "https://example.com/log/"         # optional: pull checkpoints from here
+    url = "https://example.com/log/"               # optional: pull checkpoints from here
+    kind = "tiles"                                 # optional: how to read url (below)
     qpd = 86400                                    # optional: add-checkpoint requests per day
 
     [gossip]                          # optional: gossip with other witnesses (docs/gossip.md)
@@ -23,6 +25,18 @@
 
     [alerts]                          # optional: where alerts go (docs/alerts.md)
 
+    [rotation]                        # optional: also cosign with the previous key until `until`
+    previous_key_file = "old.key"     # a path or "ssh-agent:..." like key_file
+    until = 2026-12-01T00:00:00Z      # TOML date-time with an offset
+
+    [limits]                          # optional: abuse limits (witness.limits, docs/witness.md)
+
+A log with a `url` is followed by a feeder. `kind` says what the URL serves
+(tlog.ledger.LEDGER_KINDS): "tiles" (C2SP tlog-tiles, the default), "ct" (the
+RFC 6962 API), "static-ct" (c2sp.org/static-ct-api), "ccf" (CCF ledger chunks),
+"scitt" (a SCITT transparency service). `tiles_url = U` is short for
+`url = U` with kind "tiles".
+
 The `[alerts]` table is kept as read; the product shell validates it
 (witnessnet.alerts.parse_alerts_config), since roles do not import it.
 
@@ -32,6 +46,7 @@ found, the line. Unknown keys are errors, not ignored.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 import tomllib
@@ -43,9 +58,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tlog.errors import TlogError
+from tlog.ledger import LEDGER_KINDS
 from tlog.note import is_valid_key_name
 from witness import feeder, listpoller
+from tlog.sshagent import parse_key_spec
 from witness.errors import ConfigError
+from witness.limits import BOUNDS as LIMIT_BOUNDS
+from witness.limits import LimitsConfig
 from witness.loglist import MAX_QPD
 from witness.registry import log_verifier
 
@@ -60,10 +79,14 @@ _TOP = {
     "log_list_interval",
     "gossip",
     "alerts",
+    "rotation",
+    "limits",
 }
+_ROTATION = {"previous_key_file", "until"}
+AGENT_PREFIX = "ssh-agent:"
 MIN_INTERVAL = 0.1
 MAX_INTERVAL = 86400.0
-_LOG = {"origin", "vkeys", "tiles_url", "qpd"}
+_LOG = {"origin", "vkeys", "url", "kind", "tiles_url", "qpd"}
 _GOSSIP = {"network_file", "enabled", "interval_seconds", "timeout_seconds", "proof_attempts"}
 DEFAULT_GOSSIP_INTERVAL = 10.0
 DEFAULT_GOSSIP_TIMEOUT = 10.0
@@ -78,8 +101,9 @@ class LogConfig:
 
     origin: str
     vkeys: tuple[str, ...]
-    tiles_url: str | None = None
+    url: str | None = None
     qpd: int | None = None
+    kind: str = "tiles"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +112,7 @@ class WitnessConfig:
 
     path: Path
     name: str
-    key_file: Path
+    key_file: Path | None  # None: the key is in the ssh-agent, `key_agent`
     database: Path
     host: str
     port: int
@@ -98,6 +122,18 @@ class WitnessConfig:
     log_list_interval: float = listpoller.DEFAULT_INTERVAL
     gossip: GossipConfig | None = None
     alerts: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    key_agent: str | None = None  # the agent key's SHA256 fingerprint
+    rotation: RotationConfig | None = None
+    limits: LimitsConfig = LimitsConfig()
+
+
+@dataclass(frozen=True, slots=True)
+class RotationConfig:
+    """The `[rotation]` table: the previous key (a file or an agent key) and the window's end."""
+
+    previous_key_file: Path | None
+    previous_key_agent: str | None
+    until: float  # POSIX seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +290,41 @@ def _gossip(c: _Checker, value: Any) -> GossipConfig:
     )
 
 
+def _key_source(
+    c: _Checker, table: dict[str, Any], field: str, key: str
+) -> tuple[Path | None, str | None]:
+    """A key file path, or the fingerprint of an `ssh-agent:<fingerprint or public key>`."""
+    value = str(c.string(table, field, key, required=True))
+    if not value.startswith(AGENT_PREFIX):
+        return c.file(value), None
+    try:
+        return None, parse_key_spec(value[len(AGENT_PREFIX) :])
+    except TlogError as e:
+        raise c.fail(key, str(e)) from None
+
+
+def _rotation(c: _Checker, value: Any) -> RotationConfig:
+    table = c.table(value, "rotation", _ROTATION)
+    path, agent = _key_source(c, table, "previous_key_file", "rotation.previous_key_file")
+    until = table.get("until")
+    if not isinstance(until, datetime.datetime) or until.tzinfo is None:
+        raise c.fail(
+            "rotation.until", "must be a TOML date-time with an offset, e.g. 2026-12-01T00:00:00Z"
+        )
+    return RotationConfig(path, agent, until.timestamp())
+
+
+def _limits(c: _Checker, value: Any) -> LimitsConfig:
+    table = c.table(value, "limits", set(LIMIT_BOUNDS))
+    for k, v in table.items():
+        low, high, integer = LIMIT_BOUNDS[k]
+        ok = type(v) is int if integer else type(v) in (int, float)
+        if not ok or not low <= v <= high:
+            kind = "an integer" if integer else "a number"
+            raise c.fail(f"limits.{k}", f"must be {kind} in {low:g}..{high:g}")
+    return LimitsConfig(**table)
+
+
 def _alerts(c: _Checker, value: Any) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise c.fail("alerts", f"must be a table, not {type(value).__name__}")
@@ -274,14 +345,24 @@ def _log(c: _Checker, value: Any, i: int) -> LogConfig:
             log_verifier(vkey)
         except TlogError as e:
             raise c.fail(f"{key}.vkeys[{j}]", str(e)) from None
-    tiles_url = c.string(table, "tiles_url", f"{key}.tiles_url", required=False)
+    url_key = "tiles_url" if "tiles_url" in table else "url"
+    if "tiles_url" in table and ("url" in table or table.get("kind", "tiles") != "tiles"):
+        raise c.fail(f"{key}.tiles_url", 'is short for url with kind = "tiles": use url and kind')
+    url = c.string(table, url_key, f"{key}.{url_key}", required=False)
+    kind = c.string(table, "kind", f"{key}.kind", required=False) or "tiles"
+    if kind not in LEDGER_KINDS:
+        known = ", ".join(f'"{k}"' for k in sorted(LEDGER_KINDS))
+        raise c.fail(f"{key}.kind", f"unknown ledger kind {kind!r} (one of {known})")
+    if "kind" in table and url is None:
+        raise c.fail(f"{key}.kind", "needs a url to read the log from")
     qpd = table.get("qpd")
     if qpd is not None and (type(qpd) is not int or not 1 <= qpd <= MAX_QPD):
         raise c.fail(f"{key}.qpd", f"must be an integer in 1..{MAX_QPD} (requests per day)")
     return LogConfig(
         origin=str(origin),
         vkeys=vkeys,
-        tiles_url=None if tiles_url is None else _url(c, tiles_url, f"{key}.tiles_url"),
+        url=None if url is None else _url(c, url, f"{key}.{url_key}"),
+        kind=kind,
         qpd=qpd,
     )
 
@@ -306,10 +387,14 @@ def parse_config(text: str, path: str | Path) -> WitnessConfig:
         seen[log.origin] = i
     lists = c.strings(data.get("log_lists", []), "log_lists")
     host, port = _listen(c, str(c.string(data, "listen", "listen", required=True)))
+    key_file, key_agent = _key_source(c, data, "key_file", "key_file")
     return WitnessConfig(
         path=c.path,
         name=name,
-        key_file=c.file(str(c.string(data, "key_file", "key_file", required=True))),
+        key_file=key_file,
+        key_agent=key_agent,
+        rotation=None if "rotation" not in data else _rotation(c, data["rotation"]),
+        limits=_limits(c, data.get("limits", {})),
         database=c.file(str(c.string(data, "database", "database", required=True))),
         host=host,
         port=port,

@@ -76,7 +76,7 @@ async def trust_configured_logs(witness: Witness, config: WitnessConfig) -> None
     List URLs are fetched later, by the pollers `run_witness` starts.
     """
     await witness.trust(
-        (TrustedLog(c.origin, c.vkeys, CONFIG_SOURCE, c.qpd, c.tiles_url) for c in config.logs),
+        (TrustedLog(c.origin, c.vkeys, CONFIG_SOURCE, c.qpd, c.url, c.kind) for c in config.logs),
         authoritative=True,
     )
     restore_list_logs(witness.registry, witness.store.registered())
@@ -88,9 +88,9 @@ async def trust_configured_logs(witness: Witness, config: WitnessConfig) -> None
 def start_pullers(
     nursery: trio.Nursery, witness: Witness, config: WitnessConfig, http: httpx.AsyncClient
 ) -> None:
-    """A feeder for every trusted log with a tiles URL, a poller for every list URL."""
+    """A feeder for every trusted log with a URL, a poller for every list URL."""
     for trusted in witness.registry:
-        if trusted.tiles_url is not None:
+        if trusted.url is not None:
             feeder = Feeder(witness, trusted, http, interval=config.poll_interval)
             nursery.start_soon(feeder.run, name=f"feeder {trusted.origin}")
     for source in config.log_lists:

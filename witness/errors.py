@@ -27,3 +27,7 @@ class DatabaseMissingError(StoreError):
 
 class DatabaseLockedError(StoreError):
     """Another process holds the state database."""
+
+
+class SignerError(WitnessError):
+    """The cosigning key cannot sign right now (e.g. its ssh-agent went away)."""

@@ -1,10 +1,11 @@
-"""Feeders: pull a tlog-tiles log's checkpoints into the witness, through `Witness.submit`.
+"""Feeders: pull a ledger's signed heads into the witness, through `Witness.submit`.
 
-For each configured log with a `tiles_url`, a feeder polls the log's checkpoint
-every `poll_interval` seconds (jittered, first poll at a random point of the
-first interval so that many logs spread out). When the checkpoint is newer than
-the stored one, it reads the consistency proof from the stored size to the new
-one off the log's tiles (as published for the new checkpoint's tree) and submits
+For each configured log with a `url`, a feeder reads it through the
+tlog.ledger.LedgerSource of the log's `kind` (tiles, CT, static CT, CCF, SCITT)
+and polls its checkpoint every `poll_interval` seconds (jittered, first poll at
+a random point of the first interval so that many logs spread out). When the
+checkpoint is newer than the stored one, it asks the source for the consistency
+proof from the stored size to the new one (under the new checkpoint's tree) and submits
 `old <stored size>`, the proof and the checkpoint exactly as a log pushing it
 would: the same verification, compare-and-swap and evidence keeping. A 409
 (someone else advanced the log meanwhile) is retried once against the new state.
@@ -27,7 +28,8 @@ import trio
 
 from tlog.checkpoint import Checkpoint
 from tlog.errors import CheckpointError, NoteError, TlogError
-from tlog.tiles_client import LogStatusError, LogUnavailableError, TiledLogClient
+from tlog.ledger import open_source
+from tlog.tiles_client import LogStatusError, LogUnavailableError
 from witness.decide import AddCheckpointRequest, LogState, Reason, Reject
 from witness.errors import StoreError
 from witness.registry import TrustedLog
@@ -81,7 +83,7 @@ def backoff(interval: float, failures: int) -> float:
 
 
 class Feeder:
-    """Follows one log at `trusted.tiles_url`; `run` until cancelled."""
+    """Follows one log at `trusted.url`; `run` until cancelled."""
 
     def __init__(
         self,
@@ -92,13 +94,14 @@ class Feeder:
         interval: float = DEFAULT_INTERVAL,
         rng: random.Random | None = None,
     ) -> None:
-        if trusted.tiles_url is None:
-            raise ValueError(f"log {trusted.origin!r} has no tiles_url to feed from")
+        if trusted.url is None:
+            raise ValueError(f"log {trusted.origin!r} has no url to feed from")
         self.witness = witness
         self.origin = trusted.origin
         self.interval = interval
-        self.client = TiledLogClient(
-            trusted.tiles_url,
+        self.client = open_source(
+            trusted.kind,
+            trusted.url,
             trusted.verifiers,
             http,
             origin=trusted.origin,
@@ -134,7 +137,7 @@ class Feeder:
         """One poll: fetch the checkpoint and submit it if it is news.
 
         Returns the witness's outcome, or None when there was nothing to submit.
-        Raises what TiledLogClient raises for an unusable log, StoreError for the
+        Raises what the ledger source raises for an unusable log, StoreError for the
         witness's own state.
         """
         signed = await self.client.fetch_checkpoint()

@@ -46,7 +46,8 @@ class TrustedLog:
     vkeys: tuple[str, ...]
     source: str
     qpd: int | None = None
-    tiles_url: str | None = None
+    url: str | None = None
+    kind: str = "tiles"
     verifiers: tuple[Verifier, ...] = field(init=False, repr=False, compare=False)
     origin_hash: str = field(init=False, repr=False, compare=False)
 

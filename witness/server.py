@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from witness.decide import LogState, Reason, Reject
 from witness.errors import StoreError, WitnessError
 from witness.service import Cosigned, Witness
-from witness.statuspage import render_status
+from witness.statuspage import choose_page, log_rows, own_cosigners, page_logs, render_status
 
 MAX_BODY = 64 * 1024
 BODY_TIMEOUT = 10.0
@@ -134,11 +134,9 @@ def create_app(witness: Witness, routes: Sequence[BaseRoute] = ()) -> ASGIApp:
         return JSONResponse({"witness": witness.name, "logs": entries})
 
     async def status(request: Request) -> Response:
-        rows = [
-            (t, witness.store.latest(t.origin) or LogState(t.origin))
-            for t in sorted(witness.registry, key=lambda t: t.origin)
-        ]
-        return HTMLResponse(render_status(witness.name, [witness.signer.vkey()], rows))
+        page = choose_page(request.query_params, len(witness.registry))
+        rows = log_rows(witness, page_logs(witness.registry, page), own_cosigners(witness))
+        return HTMLResponse(render_status(witness.name, [witness.signer.vkey()], rows, page))
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")

@@ -22,9 +22,11 @@ import time
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 
+import trio
+
 from tlog.checkpoint import Checkpoint
 from tlog.cosignature import CosignatureV1Signer
-from tlog.note import Signature, parse_note
+from tlog.note import parse_note
 from witness.decide import (
     Accept,
     AddCheckpointRequest,
@@ -37,6 +39,7 @@ from witness.decide import (
     verify_request,
 )
 from witness.errors import MalformedRequestError
+from witness.keyring import KeyRing
 from witness.metrics import WitnessMetrics
 from witness.ratelimit import RateLimiter
 from witness.registry import Registry, TrustedLog
@@ -69,6 +72,8 @@ class Witness:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.signer = signer
+        # What cosigns: `signer`, plus the previous key during a rotation (the daemon sets it).
+        self.keyring = KeyRing(signer, clock=signer.clock)
         self.store = store
         self.registry = registry
         self.metrics = metrics or WitnessMetrics(store, clock)
@@ -126,15 +131,17 @@ class Witness:
                 state, outcome.state, outcome.advance
             )
             if committed and origin not in self.frozen:
+                if self.keyring.blocking:
+                    return await trio.to_thread.run_sync(self._cosign, outcome)
                 return self._cosign(outcome)
 
     def _cosign(self, accept: Accept) -> Cosigned:
         cp = accept.checkpoint
-        sig = Signature(self.signer.name, self.signer.key_id, self.signer.sign(cp.body().encode()))
+        lines = self.keyring.cosign(cp.body().encode())
         self.metrics.cosignatures.inc()
         if accept.advance is not None:
             self.metrics.advances.inc()
-        return Cosigned(cp, sig.line().encode(), accept.advance is not None)
+        return Cosigned(cp, lines, accept.advance is not None)
 
     def _count(self, reject: Reject) -> Reject:
         self.metrics.rejections.labels(reject.reason.label).inc()
@@ -154,8 +161,8 @@ class Witness:
         log_keys = {(v.name, v.key_id) for v in trusted.verifiers}
         kept = [s for s in note.signatures if (s.name, s.key_id) in log_keys]
         text = note.text.encode()
-        ours = Signature(self.signer.name, self.signer.key_id, self.signer.sign(text))
-        return text + b"\n" + b"".join(s.line().encode() for s in [*kept, ours])
+        ours = self.keyring.cosign(text)
+        return text + b"\n" + b"".join(s.line().encode() for s in kept) + ours
 
     async def trust(self, logs: Iterable[TrustedLog], *, authoritative: bool) -> list[TrustedLog]:
         """Start trusting logs, storing their keys first; return the ones that changed.

@@ -98,6 +98,24 @@ def _replace(old: str, new: str) -> str:
         ),
         (_replace('"https://example.com/other/"', '"ftp://x/"'), "logs[1].tiles_url", "http", 15),
         (_replace('"example.com/other"', '"example.com/log"'), "logs[1].origin", "logs[0]", 13),
+        (
+            _replace("tiles_url = ", 'kind = "ct"\ntiles_url = '),
+            "logs[1].tiles_url",
+            "short for",
+            16,
+        ),
+        (
+            _replace("tiles_url = ", 'kind = "git"\nurl = '),
+            "logs[1].kind",
+            "unknown ledger kind",
+            15,
+        ),
+        (
+            _replace('tiles_url = "https://example.com/other/"', 'kind = "tiles"'),
+            "logs[1].kind",
+            "url",
+            15,
+        ),
     ],
 )
 def test_errors_name_file_key_and_line(text: str, key: str, problem: str, line: int | None) -> None:
@@ -133,3 +151,15 @@ def test_load_config_reads_file(tmp_path: Path) -> None:
     path = tmp_path / "witness.toml"
     path.write_text(GOOD)
     assert load_config(path).path == path
+
+
+def test_url_and_kind(tmp_path: Path) -> None:
+    """`url` with a `kind` names a ledger; `tiles_url` is short for kind "tiles"."""
+    text = GOOD.replace(
+        'tiles_url = "https://example.com/other/"', 'url = "https://log.example/"\nkind = "tiles"'
+    )
+    config = parse_config(text, tmp_path / "witness.toml")
+    assert config.logs[1] == LogConfig(
+        "example.com/other", (VKEY,), "https://log.example/", None, kind="tiles"
+    )
+    assert parse_config(GOOD, tmp_path / "witness.toml").logs[1].kind == "tiles"

@@ -47,7 +47,7 @@ listen = "127.0.0.1:7380"
 # log_lists = ["https://example.org/log-list.1", "lists/extra.txt"]
 # log_list_interval = 3600
 
-# Optional: seconds between polls of each log's tiles_url (jittered; default 30).
+# Optional: seconds between polls of each log's url (jittered; default 30).
 # poll_interval = 30
 
 # One [[logs]] table per log to witness.
@@ -55,7 +55,8 @@ listen = "127.0.0.1:7380"
 # origin = "example.com/log"                          # the checkpoint's first line
 # vkeys = ["example.com/log+01234567+AbCd..."]        # one or more log keys
 # qpd = 86400                                         # optional: requests/day budget
-# tiles_url = "https://example.com/log/"              # optional: pull checkpoints
+# url = "https://example.com/log/"                    # optional: pull checkpoints
+# kind = "tiles"        # what url serves: tiles, ct, static-ct, ccf or scitt
 
 # Optional: gossip with the other witnesses of a network file (docs/gossip.md).
 # [gossip]
@@ -178,12 +179,13 @@ Config file (TOML):
   listen = "127.0.0.1:7380"
   log_lists = ["https://example.org/log-list.1", "lists/extra.txt"]  # optional
   log_list_interval = 3600                  # optional: seconds between list URL fetches
-  poll_interval = 30                        # optional: seconds between tiles_url polls
+  poll_interval = 30                        # optional: seconds between url polls
   [[logs]]
   origin = "example.com/log"
   vkeys = ["example.com/log+01234567+Ab..."]
   qpd = 86400                               # optional
-  tiles_url = "https://example.com/log/"    # optional: a feeder pulls checkpoints from it
+  url = "https://example.com/log/"          # optional: a feeder pulls checkpoints from it
+  kind = "tiles"                            # optional: tiles | ct | static-ct | ccf | scitt
   [gossip]                                  # optional (docs/gossip.md)
   network_file = "network.txt"              # the witnesses to gossip with
   interval_seconds = 10                     # optional: mean seconds between exchanges
@@ -193,9 +195,10 @@ Config file (TOML):
 Alerts are kept in an outbox beside the database (witness.alerts.db) and gossip
 state in witness.gossip.db.
 
-Logs with a tiles_url are followed by a feeder: it polls the log's checkpoint and
-advances through the same checks as add-checkpoint, with the consistency proof read
-from the log's tiles. Log lists only ever add logs. See docs/witness.md.
+Logs with a url are followed by a feeder: it polls the log's signed head (a
+tlog-tiles checkpoint, a CT STH, a CCF or SCITT signed root, each as a checkpoint
+note) and advances through the same checks as add-checkpoint, with the consistency
+proof read from the ledger. Log lists only ever add logs. See docs/witness.md.
 
 Example:
   witnessnet witness init --dir /var/lib/witness --name example.com/witness
