@@ -60,8 +60,8 @@ from urllib.parse import urlsplit
 from tlog.errors import TlogError
 from tlog.ledger import LEDGER_KINDS
 from tlog.note import is_valid_key_name
-from witness import feeder, listpoller
 from tlog.sshagent import parse_key_spec
+from witness import feeder, listpoller
 from witness.errors import ConfigError
 from witness.limits import BOUNDS as LIMIT_BOUNDS
 from witness.limits import LimitsConfig
@@ -124,7 +124,7 @@ class WitnessConfig:
     alerts: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     key_agent: str | None = None  # the agent key's SHA256 fingerprint
     rotation: RotationConfig | None = None
-    limits: LimitsConfig = LimitsConfig()
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +165,9 @@ class _Checker:
 
         A key missing from a [[logs]] table points at the table's header.
         """
-        t = re.fullmatch(r"gossip\.(\w+)", key)
+        t = re.fullmatch(r"(gossip|rotation|limits)\.(\w+)", key)
         if t:
-            return self._line_in_table("gossip", t[1])
+            return self._line_in_table(t[1], t[2])
         m = re.fullmatch(r"logs\[(\d+)\](?:\.(\w+))?.*", key)
         start, end, field = 0, len(self.lines), key.split("[")[0].split(".")[0]
         if m:
