@@ -26,6 +26,14 @@ class LegacyReceipt:
     tree_alg: str | None
     service_id: str | None
 
+    def reason(self) -> str:
+        """Why this receipt is reported as not verifiable."""
+        return (
+            f"legacy scitt-ccf-ledger receipt (before COSE Receipts) from {self.service!r}: "
+            "not verifiable here (its leaf binds a countersignature this project does not "
+            "rebuild, and the service certificate must come from the service's DID document)"
+        )
+
 
 def parse_legacy_receipt(item: Any) -> LegacyReceipt | None:
     """A LegacyReceipt when item (a decoded 394 element) has the legacy shape, else None."""

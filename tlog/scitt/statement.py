@@ -199,23 +199,8 @@ def _receipt_report(
     except MalformedReceiptError as e:
         legacy = _legacy(item)
         if legacy is not None:
-            return ReceiptReport(
-                index,
-                legacy.service,
-                None,
-                legacy.tree_alg,
-                None,
-                None,
-                (
-                    Check(
-                        "receipt",
-                        UNAVAILABLE,
-                        f"legacy scitt-ccf-ledger receipt (before COSE Receipts) from {legacy.service!r}: "
-                        "not verifiable here (its leaf binds a countersignature this project does not "
-                        "rebuild, and the service certificate must come from the service's DID document)",
-                    ),
-                ),
-            )
+            why = Check("receipt", UNAVAILABLE, legacy.reason())
+            return ReceiptReport(index, legacy.service, None, legacy.tree_alg, None, None, (why,))
         return ReceiptReport(
             index, None, None, None, None, None, (Check("receipt", MALFORMED, str(e)),)
         )
