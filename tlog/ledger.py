@@ -75,6 +75,8 @@ class LedgerSource(Protocol):
 
 LEDGER_KINDS: dict[str, str] = {
     "tiles": "tlog.tiles_client:TiledLogClient",
+    "ct": "tlog.ct.client:CTLogClient",
+    "static-ct": "tlog.ct.static_client:StaticCTClient",
 }
 """kind name -> "module:class" of its LedgerSource implementation."""
 
