@@ -4,6 +4,7 @@ log list pollers, serve until told to stop."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
@@ -13,12 +14,10 @@ import hypercorn.trio
 import trio
 from starlette.routing import BaseRoute
 
-from tlog.cosignature import CosignatureV1Signer
-from tlog.errors import TlogError
-from tlog.keys import parse_private_key
 from witness.config import WitnessConfig
 from witness.errors import ConfigError
 from witness.feeder import Feeder
+from witness.keysource import load_keyring
 from witness.listpoller import LogListPoller
 from witness.loglist import parse_log_list
 from witness.registry import (
@@ -39,20 +38,6 @@ Extension = Callable[[Witness, trio.Nursery], Awaitable[Sequence[BaseRoute]]]
 """What the product shell adds to a witness (alerts, gossip): called once the logs are
 trusted and before anything can submit, it may start tasks in the daemon's nursery and
 returns HTTP routes served before the witness's own."""
-
-
-def load_signer(config: WitnessConfig) -> CosignatureV1Signer:
-    """The witness's cosigning key; its name must be the configured witness name."""
-    try:
-        key = parse_private_key(config.key_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, TlogError) as e:
-        raise ConfigError(f"{config.path}: key_file: cannot use {config.key_file}: {e}") from None
-    if key.name != config.name:
-        raise ConfigError(
-            f"{config.path}: name: {config.name!r} is not the name of the key in "
-            f"{config.key_file} ({key.name!r}); cosignatures carry the key's name"
-        )
-    return CosignatureV1Signer(key)
 
 
 def read_log_list(source: str) -> list[TrustedLog]:
@@ -105,10 +90,13 @@ def hypercorn_config(config: WitnessConfig) -> hypercorn.config.Config:
     hc.bind = [f"{host}:{config.port}"]
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")
-    # Slow clients: a connection that sends nothing for read_timeout seconds is dropped;
-    # a body must arrive within witness.server.BODY_TIMEOUT.
-    hc.read_timeout = 30
-    hc.keep_alive_timeout = 30
+    # Slow clients (slowloris): a connection that sends nothing for read_timeout seconds is
+    # dropped; hypercorn's keep-alive timer runs until a whole request head has arrived, so
+    # it bounds the time to send one; a body must arrive within witness.server.BODY_TIMEOUT.
+    limits = config.limits
+    hc.read_timeout = math.ceil(limits.read_timeout_seconds)
+    hc.keep_alive_timeout = limits.header_timeout_seconds
+    hc.h11_max_incomplete_size = limits.max_header_bytes
     hc.graceful_timeout = 5
     return hc
 
@@ -126,19 +114,20 @@ async def run_witness(
 
     Raises ConfigError or StoreError (e.g. DatabaseMissingError unless `init`).
     """
-    signer = load_signer(config)
+    keyring = load_keyring(config)
     store = Store.open(config.database, create=init)
     try:
         async with httpx.AsyncClient(limits=PULL_LIMITS) as http, trio.open_nursery() as nursery:
             await nursery.start(store.run)
-            witness = Witness(signer, store, Registry())
+            witness = Witness(keyring.current, store, Registry())
+            witness.keyring = keyring
             await trust_configured_logs(witness, config)
             routes = [] if extend is None else await extend(witness, nursery)
             start_pullers(nursery, witness, config, http)
 
             async def serve(task_status: trio.TaskStatus[list[str]]) -> None:
                 await hypercorn.trio.serve(
-                    create_app(witness, routes),
+                    create_app(witness, routes, config.limits),
                     hypercorn_config(config),
                     shutdown_trigger=shutdown_trigger,
                     task_status=task_status,

@@ -24,6 +24,8 @@ from dataclasses import dataclass, fields
 
 import trio
 
+from witness.errors import WitnessError
+
 MAX_CLIENTS = 65_536  # remote addresses tracked at once; the least recently seen is forgotten
 RETRY_AFTER = 1
 
@@ -94,7 +96,7 @@ class ClientLimiter:
         return False
 
 
-class QueueFullError(Exception):
+class QueueFullError(WitnessError):
     """Every in-flight slot is taken and the queue of waiters is full."""
 
 

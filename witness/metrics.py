@@ -89,6 +89,12 @@ class WitnessMetrics:
             ["list", "kind"],
             registry=self.registry,
         )
+        self.limited = Counter(
+            "witness_limited_requests",
+            "Requests refused by an abuse limit (docs/witness.md, Limits), by limit.",
+            ["limit"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "witness_add_checkpoint_seconds",
             "Time from a whole request body to its outcome (verify, commit, sign).",

@@ -33,7 +33,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from witness.decide import LogState, Reason, Reject
-from witness.errors import StoreError, WitnessError
+from witness.discovery import discovery_document
+from witness.errors import SignerError, StoreError, WitnessError
+from witness.limits import RETRY_AFTER, Admission, ClientLimiter, LimitsConfig, QueueFullError
 from witness.service import Cosigned, Witness
 from witness.statuspage import choose_page, log_rows, own_cosigners, page_logs, render_status
 
@@ -62,14 +64,25 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (BodyTimeoutError, 408),
     (BodyIncompleteError, 400),
     (StoreError, 503),
+    (SignerError, 503),
+    (QueueFullError, 503),
 )
+# witness_limited_requests{limit} for the errors that are abuse limits.
+_LIMIT_OF: dict[type[Exception], str] = {
+    BodyTooLargeError: "body_bytes",
+    BodyTimeoutError: "body_timeout",
+    QueueFullError: "queue",
+}
 
 _Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
+_RETRY = (b"retry-after", str(RETRY_AFTER).encode())
 
 
 def _error_reply(exc: Exception) -> _Reply:
     status = next((s for cls, s in _ERROR_STATUS if isinstance(exc, cls)), 500)
+    if status == 503:
+        return status, [_TEXT, _RETRY], f"{exc}\n".encode()
     return status, [_TEXT], f"{exc}\n".encode()
 
 
@@ -115,13 +128,20 @@ def _log_entry(state: LogState, trusted: bool) -> dict[str, Any]:
     }
 
 
-def create_app(witness: Witness, routes: Sequence[BaseRoute] = ()) -> ASGIApp:
+def create_app(
+    witness: Witness, routes: Sequence[BaseRoute] = (), limits: LimitsConfig | None = None
+) -> ASGIApp:
     """The ASGI application serving `witness`, and `routes` before its own pages."""
 
     async def checkpoint(request: Request) -> Response:
         digest = request.path_params["origin_hash"]
         trusted = witness.registry.by_hash(digest) if _HEX64.fullmatch(digest) else None
-        note = None if trusted is None else witness.cosigned_checkpoint(trusted.origin)
+        if trusted is None:
+            note = None
+        elif witness.keyring.blocking:
+            note = await trio.to_thread.run_sync(witness.cosigned_checkpoint, trusted.origin)
+        else:
+            note = witness.cosigned_checkpoint(trusted.origin)
         if note is None:
             return PlainTextResponse("no cosigned checkpoint for this origin hash\n", 404)
         return PlainTextResponse(note)
@@ -136,7 +156,11 @@ def create_app(witness: Witness, routes: Sequence[BaseRoute] = ()) -> ASGIApp:
     async def status(request: Request) -> Response:
         page = choose_page(request.query_params, len(witness.registry))
         rows = log_rows(witness, page_logs(witness.registry, page), own_cosigners(witness))
-        return HTMLResponse(render_status(witness.name, [witness.signer.vkey()], rows, page))
+        return HTMLResponse(render_status(witness.name, witness.keyring.vkeys(), rows, page))
+
+    async def discovery(request: Request) -> Response:
+        document = discovery_document(witness.name, str(request.base_url), witness.keyring)
+        return JSONResponse(document)
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -151,15 +175,30 @@ def create_app(witness: Witness, routes: Sequence[BaseRoute] = ()) -> ASGIApp:
             Route("/logs", logs),
             Route("/healthz", healthz),
             Route("/metrics", prometheus),
+            Route("/witness.v0.json", discovery),
             Route("/", status),
             Route("/{origin_hash}/checkpoint", checkpoint),
         ]
     )
-    return _App(pages, witness)
+    return _App(pages, witness, limits or LimitsConfig())
+
+
+_ENDPOINTS = frozenset(
+    {
+        "/add-checkpoint",
+        "/logs",
+        "/healthz",
+        "/metrics",
+        "/",
+        "/gossip/v1",
+        "/evidence",
+        "/witness.v0.json",
+    }
+)
 
 
 def _endpoint(path: str) -> str:
-    if path in ("/add-checkpoint", "/logs", "/healthz", "/metrics", "/", "/gossip/v1", "/evidence"):
+    if path in _ENDPOINTS:
         return path
     if path.startswith("/evidence/"):
         return "/evidence/<fingerprint>"
@@ -196,9 +235,12 @@ class _App:
     path, and Starlette's request and response objects cost a tenth of its budget.
     """
 
-    def __init__(self, pages: ASGIApp, witness: Witness) -> None:
+    def __init__(self, pages: ASGIApp, witness: Witness, limits: LimitsConfig) -> None:
         self.pages = pages
         self.witness = witness
+        self.clients = ClientLimiter(limits.client_requests_per_second, limits.client_burst)
+        self.admission = Admission(limits.max_inflight, limits.max_queue)
+        self.limited = witness.metrics.limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -215,7 +257,11 @@ class _App:
             await send(message)
 
         try:
-            if scope["path"] == "/add-checkpoint":
+            client = scope.get("client")
+            if client is not None and not self.clients.allow(client[0]):
+                self.limited.labels("client").inc()
+                await _send_reply(send_status, _TOO_MANY)
+            elif scope["path"] == "/add-checkpoint":
                 await self.add_checkpoint(scope, receive, send_status, fields)
             else:
                 await self.pages(scope, receive, send_status)
@@ -230,18 +276,26 @@ class _App:
         else:
             try:
                 body = await _read_body(scope, receive)
-                start = time.perf_counter()
-                outcome = await self.witness.add_checkpoint(body)
-                self.witness.metrics.latency.observe(time.perf_counter() - start)
+                # Verification slots: taken without an await unless all are busy.
+                if not self.admission.enter():
+                    await self.admission.wait()
+                try:
+                    start = time.perf_counter()
+                    outcome = await self.witness.add_checkpoint(body)
+                    self.witness.metrics.latency.observe(time.perf_counter() - start)
+                finally:
+                    self.admission.leave()
                 fields.update(_outcome_fields(outcome))
                 reply = _outcome_reply(outcome)
+                if reply[0] == 429:
+                    self.limited.labels("log_qpd").inc()
             except WitnessError as e:
                 fields["error"] = str(e)
                 reply = _error_reply(e)
-        status, headers, content = reply
-        headers = [*headers, (b"content-length", str(len(content)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
+                limit = _LIMIT_OF.get(type(e))
+                if limit is not None:
+                    self.limited.labels(limit).inc()
+        await _send_reply(send, reply)
 
     def finish(self, scope: Scope, status: int, start: float, fields: dict[str, Any]) -> None:
         self.witness.metrics.requests.labels(_endpoint(scope["path"]), str(status)).inc()
@@ -257,6 +311,20 @@ class _App:
                 **fields,
             }
             log.log(level, "request", extra=extra)
+
+
+_TOO_MANY: _Reply = (
+    429,
+    [_TEXT, _RETRY],
+    b"too many requests from this address (witness limits.client_requests_per_second)\n",
+)
+
+
+async def _send_reply(send: Send, reply: _Reply) -> None:
+    status, headers, content = reply
+    headers = [*headers, (b"content-length", str(len(content)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
 
 
 def _outcome_fields(outcome: Cosigned | Reject) -> dict[str, Any]:
