@@ -1,0 +1,208 @@
+"""`witnessnet demo` itself: start the network, publish, show the cosigned checkpoint,
+stage both attacks, print the summary; optionally keep the network up until Ctrl-C.
+
+Shutdown is one path for every ending (success, failure, timeout, SIGINT, SIGTERM):
+the steps' cancel scope ends, every child gets SIGTERM and is reaped, and the
+directory is removed unless --keep-dir.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import httpx
+import trio
+
+from tlog.errors import TlogError
+from witnessnet.demo.attacks import (
+    AFTER_FORK,
+    FIRST_RELEASES,
+    MONITOR,
+    UNKNOWN_KEY_VERSION,
+    DemoError,
+    Steps,
+)
+from witnessnet.demo.network import (
+    FORK_AT,
+    ON_FORK,
+    QUORUM,
+    WITNESSES,
+    Network,
+    start_network,
+    witness_names,
+)
+from witnessnet.demo.procs import ChildError, Children
+from witnessnet.demo.progress import Progress
+from witnessnet.demo.receiver import Receiver
+from witnessnet.demo.summary import Detection, render_table
+
+EXIT_OK, EXIT_MISSED, EXIT_INTERRUPTED = 0, 1, 130
+FAILURES = (DemoError, ChildError, TlogError, httpx.HTTPError, OSError)
+
+
+@dataclass(frozen=True)
+class Options:
+    timeout: float
+    keep_running: bool
+    keep_dir: bool
+
+
+def short(name: str) -> str:
+    """w0.demo.witnessnet.example -> w0"""
+    return name.split(".")[0]
+
+
+def _detections(witnesses: list[str]) -> tuple[Detection, Detection]:
+    """What each attack must cause: (1) a monitor page, (2) every witness's proof."""
+    claim = Detection(
+        f"1. release {UNKNOWN_KEY_VERSION} signed\n   by an unknown key",
+        [MONITOR],
+    )
+    fork = Detection(
+        "2. split view: the log\n"
+        f"   forks for {', '.join(f'w{i}' for i in ON_FORK)} after\n   entry {FORK_AT}",
+        witnesses,
+        {name: short(name) for name in witnesses},
+    )
+    return claim, fork
+
+
+async def _run_steps(
+    steps: Steps, net: Network, fork: Detection, claim: Detection, p: Progress
+) -> None:
+    added = await steps.publish(FIRST_RELEASES, net.publisher)
+    p.step(
+        f"published {len(added)} releases of witnessnet signed by {net.publisher.name} "
+        f"(entries 0..{len(added) - 1})"
+    )
+    cosigned = await steps.cosigned(len(added))
+    cp = cosigned.checkpoint
+    names = ", ".join(sorted(short(n) for n in cosigned.cosigners))
+    p.step(
+        f"checkpoint size {cp.size} cosigned by {len(cosigned.cosigners)} of {WITNESSES} "
+        f"witnesses ({names}); meets the policy's quorum of {QUORUM}"
+    )
+    hashes = await steps.check_inclusion(cp, 0, added[0])
+    p.detail(f"read from {cosigned.source}")
+    p.detail(f"inclusion proof of entry 0 ({hashes} hashes) verifies against its root")
+
+    p.step("attack 1: a release signed by a key that the monitor's rules do not authorise")
+    index = await steps.unknown_key_release(claim)
+    p.step(
+        f"monitor paged unauthorised-signer for entry {index} after "
+        f"{claim.caught_by[MONITOR]:.1f} s; the finding's inclusion proof verifies"
+    )
+
+    forked = time.time()
+    p.step(
+        f"attack 2: the log forks: {', '.join(f'w{i}' for i in ON_FORK)} follow a "
+        f"history that differs after entry {FORK_AT}; {len(AFTER_FORK)} more releases"
+    )
+    await steps.fork(fork)
+    p.step(
+        f"every witness proved the fork within {fork.last() or 0:.1f} s, froze the log and "
+        "paged its operator"
+    )
+    steps.monitor_saw_fork(fork, forked)
+
+
+def _summary(p: Progress, detections: tuple[Detection, ...], keep_dir: bool, dir: Path) -> None:
+    p.line()
+    p.line("SUMMARY")
+    p.line(render_table(detections))
+    p.line()
+    if not keep_dir:
+        p.line(f"(files are under {dir}, removed on exit: use --keep-dir to keep them)")
+
+
+def _status(p: Progress, net: Network) -> None:
+    p.line()
+    p.line("The network stays up; press Ctrl-C to stop it.")
+    p.line(f"  log      {net.log.url}/checkpoint  (fork: {net.log.listening['fork_url']})"
+           f"  pid {net.log.pid}")  # fmt: skip
+    for w in net.witnesses:
+        assert w.child is not None
+        p.line(f"  {short(w.name)}       {w.url}/  (/evidence, /metrics)  pid {w.child.pid}")
+    monitor_url = net.monitor.listening.get("url")
+    where = f"{monitor_url}/" if monitor_url else f"state in {net.monitor.stderr.parent}"
+    p.line(f"  monitor  {where}  pid {net.monitor.pid}")
+    p.line(f"  files    {net.directory}")
+
+
+async def run_demo(options: Options, out: IO[str]) -> int:
+    """Run the demo; the exit status (see witnessnet.commands.demo)."""
+    p = Progress(out)
+    directory = Path(tempfile.mkdtemp(prefix="witnessnet-demo-"))
+    children = Children()
+    receiver = Receiver()
+    claim, fork = _detections(witness_names())
+    failure: str | None = None
+    interrupted = False
+    kept_up = False
+    try:
+        async with trio.open_nursery() as nursery:
+
+            async def on_signal() -> None:
+                nonlocal interrupted
+                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for _ in signals:
+                        interrupted = True
+                        steps_scope.cancel()
+                        wait_scope.cancel()
+
+            steps_scope = trio.CancelScope(deadline=trio.current_time() + options.timeout)
+            wait_scope = trio.CancelScope()
+            nursery.start_soon(on_signal)
+            await nursery.start(receiver.serve)
+            p.step(f"files in {directory}; alerts go to the webhook {receiver.hook}")
+            steps: Steps | None = None
+            net: Network | None = None
+            async with httpx.AsyncClient(timeout=10) as http:
+                with steps_scope:
+                    try:
+                        net = await start_network(directory, children, receiver.hook, p)
+                        steps = Steps(net, http, receiver, children, p.detail)
+                        await _run_steps(steps, net, fork, claim, p)
+                    except FAILURES as e:
+                        failure = f"{type(e).__name__}: {e}"
+                if steps_scope.cancelled_caught and not interrupted:
+                    waiting = steps.waiting_for if steps else "the network to start"
+                    failure = f"timed out after {options.timeout:.0f} s waiting for {waiting}"
+            if interrupted:
+                p.line("interrupted: stopping the network")
+            else:
+                _summary(p, (claim, fork), options.keep_dir, directory)
+                if options.keep_running and net is not None and failure is None:
+                    _status(p, net)
+                    kept_up = True
+                    with wait_scope:
+                        await trio.sleep_forever()
+                    p.line("stopping the network")
+            nursery.cancel_scope.cancel()
+    finally:
+        await children.stop_all()
+        if options.keep_dir:
+            p.line(f"kept {directory}")
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+    if interrupted and not kept_up:
+        p.line("interrupted")
+        return EXIT_INTERRUPTED
+    if failure is not None:
+        p.line(f"FAILED: {failure}")
+        return EXIT_MISSED
+    missed = [d for d in (claim, fork) if not d.caught]
+    if missed:
+        for d in missed:
+            who = ", ".join(short(n) for n in d.missed) or "-"
+            problems = "; ".join(d.problems) or "-"
+            p.line(f"FAILED: {d.attack.splitlines()[0]}: missed by {who}; problems: {problems}")
+        return EXIT_MISSED
+    p.line(f"OK: both attacks were caught, with evidence, in {p.elapsed():.1f} s")
+    return EXIT_OK
