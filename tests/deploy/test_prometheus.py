@@ -177,21 +177,19 @@ def net(
             started = start_witnesses(_witness_configs(tmp, log))
             procs += [p for p, _ in started]
             urls = [str(ready["url"]) for _, ready in started]
+            unknown = ToyLog("unknown.prom.test/log", 2).body(0, 2)
             for url in urls:
-                unknown = ToyLog("unknown.prom.test/log", 2)
-                assert (
-                    http.post(f"{url}/add-checkpoint", content=unknown.body(0, 2)).status_code
-                    == 404
-                )
+                assert http.post(f"{url}/add-checkpoint", content=unknown).status_code == 404
                 assert http.post(f"{url}/gossip/v1", content=b"\x00junk").status_code == 400
             monitor = None
             if MONITOR_LISTEN:
                 proc, monitor = _start_monitor(tmp, log)
                 procs.append(proc)
             port = free_port()
+            config = _scrape_config(tmp, [u.removeprefix("http://") for u in urls], monitor)
             argv = [
                 prometheus_tools.prometheus,
-                f"--config.file={_scrape_config(tmp, [u.removeprefix('http://') for u in urls], monitor)}",
+                f"--config.file={config}",
                 f"--storage.tsdb.path={tmp / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{port}",
                 "--log.level=warn",
