@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from tlog.cose.errors import CoseError, MalformedCoseError, UnsupportedCoseAlgorithmError
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _JWK_CURVES = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}
 
 
@@ -48,6 +50,8 @@ def _b64url(jwk: Mapping[str, Any], name: str, what: str) -> bytes:
     value = jwk.get(name)
     if not isinstance(value, str) or not value:
         raise MalformedCoseError(f"{what}: member {name!r} is missing or not a string")
+    if not _B64URL.fullmatch(value):
+        raise MalformedCoseError(f"{what}: member {name!r} is not base64url")
     try:
         return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except (binascii.Error, ValueError):

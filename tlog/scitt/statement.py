@@ -304,7 +304,7 @@ def _proof_detail(
     old_root: bytes | None,
 ) -> str:
     if receipt.consistency:
-        source = "the given old root" if old_root is not None else "the proof alone (compare it!)"
+        source = "the given old root" if old_root is not None else "the proof alone: compare it"
         assert signed.old_root is not None
         return (
             f"size {signed.old_size} root {signed.old_root.hex()} (from {source}) extends "
