@@ -5,6 +5,9 @@
     batch_size = 4096           # entries per transaction (a multiple of 256)
     connections = 8             # entry bundles fetched at once, per log
     timeout = 10                # seconds per HTTP request
+    listen = "127.0.0.1:9380"   # optional: serve the status page and /metrics (port 0: any)
+    stall_after = 3600          # seconds without a newer verified checkpoint before a
+                                # log-stalled warning; 0: never
 
     [[logs]]
     name = "firmware"                          # optional, default: the origin
@@ -67,12 +70,14 @@ from tlog.policy import LOG_KEY_TYPES, Policy, parse_policy
 from tlog.tiles import TILE_WIDTH
 
 _TOP = {"state", "poll_interval", "batch_size", "connections", "timeout", "logs", "components",
-        "providers", "issuers", "identities", "sinks", "alerts"}  # fmt: skip
+        "providers", "issuers", "identities", "sinks", "alerts", "listen",
+        "stall_after"}  # fmt: skip
 _LOG = {"name", "origin", "vkey", "url", "claims", "policy", "checkpoints"}
 _SIGNERS = {"name", "signers", "threshold", "builds"}
 _ISSUER = {"name", "certificates"}
 _IDENTITY = {"name", "keys"}
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+DEFAULT_STALL_AFTER = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,8 @@ class MonitorConfig:
     connections: int = 8
     timeout: float = 10.0
     alerts: Mapping[str, Any] | None = None
+    listen: tuple[str, int] | None = None
+    stall_after: float = DEFAULT_STALL_AFTER
 
 
 class _Checker:
@@ -366,6 +373,17 @@ def _alerts(c: _Checker, top: dict[str, Any]) -> Mapping[str, Any] | None:
     return MappingProxyType(table)
 
 
+def _listen(c: _Checker, top: dict[str, Any]) -> tuple[str, int] | None:
+    if "listen" not in top:
+        return None
+    value = c.string(top, "listen", "listen")
+    host, sep, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdecimal() or not 0 <= int(port) <= 65535:
+        raise c.fail("listen", f"{value!r} is not HOST:PORT (IPv6: [::1]:PORT; port 0: any)")
+    return host, int(port)
+
+
 def parse_config(text: str, path: Path) -> MonitorConfig:
     """Parse configuration text read from path; raise ConfigError naming file, key and line."""
     c = _Checker(path, text)
@@ -396,6 +414,8 @@ def parse_config(text: str, path: Path) -> MonitorConfig:
         connections=int(c.number(top, "connections", 8, 1, 256)),
         timeout=c.number(top, "timeout", 10, 0.1, 3600),
         alerts=_alerts(c, top),
+        listen=_listen(c, top),
+        stall_after=c.number(top, "stall_after", DEFAULT_STALL_AFTER, 0, 365 * 86400),
     )
 
 

@@ -5,6 +5,10 @@ per log (concurrently) and delivers the new findings. ``run`` does the same
 forever, each log every ``poll_interval`` seconds, until cancelled. A pass
 that fails (the log unreachable, no checkpoint meeting the policy) is logged
 and retried at the next interval; it never stops the other logs.
+
+With a MonitorStatus (``run`` in the daemon), every pass is also recorded there
+for the status page and metrics, and a log whose verified size stops growing
+raises a ``log-stalled`` warn through the sinks (monitor.stall).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from monitor.errors import MonitorError
 from monitor.follower import Follower, PassResult
 from monitor.outbox import Outbox
 from monitor.progress import Progress
+from monitor.stall import Raise, Resolve
+from monitor.status import MonitorStatus
 from monitor.store import Store
 from tlog.alert import AlertSink
 from tlog.errors import TlogError
@@ -58,11 +64,13 @@ class Monitor:
         store: Store,
         sinks: Sequence[AlertSink],
         progress: Progress,
+        status: MonitorStatus | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.outbox = Outbox(store, sinks)
         self.progress = progress
+        self.status = status
 
     def _follower(self, log: LogConfig, http: httpx.AsyncClient) -> Follower:
         c = self.config
@@ -77,13 +85,40 @@ class Monitor:
             result = await follower.run_pass()
         except PASS_FAILURES as e:
             logger.warning("pass failed", extra={"log": name, "error": f"{type(e).__name__}: {e}"})
-            return PassResult(name, 0, 0, 0, findings=0, error=f"{type(e).__name__}: {e}")
+            failed = PassResult(name, 0, 0, 0, findings=0, error=f"{type(e).__name__}: {e}")
+            await self._record(failed, e)
+            return failed
         logger.info(
             "pass",
             extra={"log": name, "start": result.start, "end": result.end, "size": result.size,
                    "findings": result.findings, "error": result.error},
         )  # fmt: skip
+        await self._record(result, None)
         return result
+
+    async def _record(self, result: PassResult, error: BaseException | None) -> None:
+        """Tell the status about a pass; raise or resolve a stall alert if it says so."""
+        if self.status is None:
+            return
+        _, action = self.status.record(result, error)
+        if isinstance(action, Raise):
+            try:
+                for sink in self.outbox.sinks:
+                    await sink.raise_alert(action.alert)
+            except Exception as e:  # a sink that failed: raised again after the next pass
+                logger.error(
+                    "stall alert not delivered; will retry",
+                    extra={"log": action.log, "error": f"{type(e).__name__}: {e}"},
+                )
+                return
+            logger.warning("log stalled", extra={"log": action.log, "alert": action.alert.summary})
+            self.status.stalls.opened(action.log, action.alert.dedupe_key)
+        elif isinstance(action, Resolve):
+            logger.info("log advancing again", extra={"log": action.log})
+            for sink in self.outbox.sinks:
+                resolve = getattr(sink, "resolve", None)
+                if resolve is not None:
+                    await resolve(action.dedupe_key)
 
     def _http(self) -> httpx.AsyncClient:
         limits = httpx.Limits(max_connections=4 * len(self.config.logs) + 4)

@@ -14,8 +14,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from monitor.config import MonitorConfig
     from monitor.service import Monitor
+    from monitor.status import MonitorStatus
     from tlog.alert import AlertSink
 
 DESCRIPTION = """\
@@ -37,6 +40,12 @@ Progress: a bar on a terminal, JSON log lines on stderr otherwise.
 """
 
 RUN_EPILOG = """\
+With `listen = "HOST:PORT"` in the config it serves a status page (GET /), the findings
+as JSON (GET /findings.json, one with its inclusion proof: GET /findings/<id>.json),
+GET /healthz and Prometheus metrics (GET /metrics), and prints one JSON line on stdout
+when listening: {"event": "listening", "url": ..., "port": ...}. A log whose verified
+size does not grow for `stall_after` seconds (default 3600) raises a log-stalled warn.
+
 Runs until SIGINT or SIGTERM (exit 0; a batch in progress is abandoned and checked again
 on restart). Exit 1 when the state or alert outbox can no longer be written (the error is
 in the last log line); 2 on bad configuration or a state file in use by another monitor.
@@ -66,19 +75,27 @@ class _Setup:
         self.store = Store(self.config.state)
 
     @asynccontextmanager
-    async def monitor(self) -> AsyncIterator[Monitor]:
-        """The Monitor, with the [alerts] outbox (witnessnet.alerts) running if configured."""
+    async def monitor(
+        self, status: MonitorStatus | None = None, registry: CollectorRegistry | None = None
+    ) -> AsyncIterator[Monitor]:
+        """The Monitor, with the [alerts] outbox (witnessnet.alerts) running if configured;
+        passes are recorded in `status` and the outbox's metrics go to `registry`."""
+        from monitor.metrics import CountingProgress
         from monitor.progress import LogProgress, Progress, TerminalProgress
         from monitor.service import Monitor
 
         tty = sys.stderr.isatty()
         progress: Progress = TerminalProgress(sys.stderr) if tty else LogProgress()
-        async with _alerts_sink(self.config, self.alerts) as extra:
-            yield Monitor(self.config, self.store, [*self.sinks, *extra], progress)
+        if status is not None:
+            progress = CountingProgress(progress, status)
+        async with _alerts_sink(self.config, self.alerts, registry) as extra:
+            yield Monitor(self.config, self.store, [*self.sinks, *extra], progress, status)
 
 
 @asynccontextmanager
-async def _alerts_sink(config: MonitorConfig, alerts: Any) -> AsyncIterator[Sequence[AlertSink]]:
+async def _alerts_sink(
+    config: MonitorConfig, alerts: Any, registry: CollectorRegistry | None = None
+) -> AsyncIterator[Sequence[AlertSink]]:
     """The alerts outbox as a sink while the block runs; on exit, wait (at most the
     config's timeout) for the alerts that are due to be delivered."""
     import trio
@@ -91,10 +108,9 @@ async def _alerts_sink(config: MonitorConfig, alerts: Any) -> AsyncIterator[Sequ
     from witnessnet.alerts import run_alerts
 
     path = config.state.with_suffix(".alerts.db")
+    registry = CollectorRegistry() if registry is None else registry
     async with trio.open_nursery() as nursery:
-        start = partial(
-            run_alerts, alerts, path, source=ALERTS_SOURCE, registry=CollectorRegistry()
-        )
+        start = partial(run_alerts, alerts, path, source=ALERTS_SOURCE, registry=registry)
         outbox = await nursery.start(start)
         yield (outbox,)
         with trio.move_on_after(config.timeout):
@@ -175,6 +191,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         return setup
 
     async def run() -> None:
+        from prometheus_client import CollectorRegistry
+
+        from monitor.metrics import register as register_metrics
+        from monitor.status import MonitorStatus
+
+        status = MonitorStatus(setup.config)
+        registry = CollectorRegistry()
+        register_metrics(registry, status, setup.config.state)
         async with trio.open_nursery() as nursery:
 
             async def watch() -> None:
@@ -184,7 +208,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                         nursery.cancel_scope.cancel()
 
             nursery.start_soon(watch)
-            async with setup.monitor() as monitor:
+            async with setup.monitor(status, registry) as monitor:
+                if setup.config.listen is not None:
+                    await _serve(nursery, setup.config, status, registry)
                 await monitor.run()
 
     try:
@@ -196,6 +222,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         setup.store.close()
     logger.info("stopped")
     return 0
+
+
+async def _serve(
+    nursery: Any, config: MonitorConfig, status: MonitorStatus, registry: CollectorRegistry
+) -> None:
+    """Start the HTTP server (config `listen`) in `nursery`; print where it listens."""
+    import trio
+
+    from monitor.http import create_app, serve
+
+    assert config.listen is not None
+    host, port = config.listen
+    app = create_app(str(config.path), status, config.state, registry)
+    binds = await nursery.start(partial(serve, app, host, port, trio.sleep_forever))
+    url = binds[0]
+    ready = {"event": "listening", "url": url, "port": int(url.rsplit(":", 1)[1])}
+    logger.info("listening", extra={"url": url})
+    print(json.dumps(ready), flush=True)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
