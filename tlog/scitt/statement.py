@@ -73,11 +73,11 @@ def decode_statement(data: bytes) -> CoseSign1:
 
 def receipt_items(statement: CoseSign1) -> list[Any]:
     """The raw elements of header 394 (byte strings in a well-formed statement)."""
+    if h.RECEIPTS in statement.protected:
+        raise MalformedStatementError("receipts (394) must be in the unprotected header")
     items = statement.unprotected.get(h.RECEIPTS)
     if items is None:
         return []
-    if h.RECEIPTS in statement.protected:
-        raise MalformedStatementError("receipts (394) must be in the unprotected header")
     if not isinstance(items, list | tuple) or not items:
         raise MalformedStatementError("receipts (394) must be a non-empty array")
     if len(items) > MAX_RECEIPTS:
