@@ -23,6 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from tlog.errors import TileError
+from tlog.reflog.ct_api import CTApi
 from tlog.reflog.errors import AddRefusedError
 from tlog.reflog.log import TiledLog
 from tlog.tiles import MAX_ENTRY_SIZE, TILE_WIDTH, EntriesRef, TileRef, parse_tile_path
@@ -42,8 +43,11 @@ def _read_tile(log: TiledLog, ref: TileRef | EntriesRef, gzip_ok: bool) -> bytes
     return data
 
 
-def build_app(log: TiledLog, add: AddEntry) -> Starlette:
-    """The app serving log's published state and sending POST /add bodies to add."""
+def build_app(log: TiledLog, add: AddEntry, ct: CTApi | None = None) -> Starlette:
+    """The app serving log's published state and sending POST /add bodies to add.
+
+    With ct, it also serves the RFC 6962 read API (tlog.reflog.ct_api) over the same tree.
+    """
 
     async def checkpoint(request: Request) -> Response:
         return Response(
@@ -93,6 +97,7 @@ def build_app(log: TiledLog, add: AddEntry) -> Starlette:
             Route("/checkpoint", checkpoint, methods=["GET"]),
             Route("/tile/{path:path}", tile, methods=["GET"]),
             Route("/add", add_entry, methods=["POST"]),
+            *(ct.routes() if ct is not None else []),
         ]
     )
 

@@ -23,8 +23,10 @@ import hypercorn.trio
 import trio
 from hypercorn.config import Config
 
+from tlog.ct.sth import CTLogSigner
 from tlog.keys import Ed25519Signer
 from tlog.reflog.cosigning import DEFAULT_TIMEOUT, Cosigner, WitnessTarget
+from tlog.reflog.ct_api import CTApi
 from tlog.reflog.fork import Mirror
 from tlog.reflog.http import AddEntry, build_app
 from tlog.reflog.log import TiledLog
@@ -50,6 +52,8 @@ class ServeConfig:
     fork_listen: str | None = None
     witnesses: tuple[WitnessTarget, ...] = ()
     witness_timeout: float = DEFAULT_TIMEOUT
+    ct_signer: CTLogSigner | None = None
+    ct_max_batch: int = 64
 
     def __post_init__(self) -> None:
         if (self.fork_at is None) != (self.fork_listen is None):
@@ -77,11 +81,16 @@ async def _open(config: ServeConfig, directory: Path) -> Sequencer:
 
 
 async def _listen(
-    nursery: trio.Nursery, log: TiledLog, add: AddEntry, listen: str, stop: trio.Event
+    nursery: trio.Nursery,
+    log: TiledLog,
+    add: AddEntry,
+    listen: str,
+    stop: trio.Event,
+    ct: CTApi | None = None,
 ) -> str:
     serve = partial(
         hypercorn.trio.serve,
-        build_app(log, add),
+        build_app(log, add, ct),
         _hypercorn_config(listen),
         shutdown_trigger=stop.wait,
     )
@@ -107,13 +116,18 @@ async def serve(
             background.start_soon(mirror.fork.run)
             background.start_soon(mirror.run)
         async with trio.open_nursery() as servers:
+            ct = None
+            if config.ct_signer is not None:
+                ct = CTApi(main.log, config.ct_signer, config.ct_max_batch)
             event: dict[str, Any] = {
                 "event": "listening",
-                "url": await _listen(servers, main.log, main.add, config.listen, stop),
+                "url": await _listen(servers, main.log, main.add, config.listen, stop, ct),
                 "origin": config.origin,
                 "vkey": config.signer.vkey(),
                 "size": main.published.size,
             }
+            if config.ct_signer is not None:
+                event["ct_vkey"] = config.ct_signer.vkey()
             if mirror is not None and config.fork_listen is not None:
                 fork_url = await _listen(
                     servers, mirror.fork.log, mirror.add, config.fork_listen, stop

@@ -48,6 +48,13 @@ a log with the same key and origin that holds the same first N entries and then 
 log's entries prefixed with b"fork:", plus whatever is POSTed to its own /add. The two
 listeners then serve verifiably inconsistent checkpoints, for witnesses to catch.
 
+Certificate Transparency: with --ct-key PEM (an ECDSA P-256 private key, e.g. from
+`openssl ecparam -name prime256v1 -genkey -noout -out ct.pem`), the same tree is also served
+through the RFC 6962 read API, its heads signed with that key: GET /ct/v1/get-sth,
+/ct/v1/get-sth-consistency, /ct/v1/get-entries (at most --ct-max-batch entries per answer)
+and /ct/v1/get-proof-by-hash. POST MerkleTreeLeaf bytes to /add to log certificates; the
+listening line then also has "ct_vkey", the type 0x05 vkey (named by --origin) to follow it.
+
 Output: once listening, one JSON line on stdout:
   {"event": "listening", "url": ..., "origin": ..., "vkey": ..., "size": ...
    [, "fork_url": ..., "fork_at": ...]}
@@ -149,6 +156,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (TlogError, OSError) as e:
         logger.error("usage", extra={"error": f"{args.key}: {e}"})
         return 2
+    ct_signer = None
+    if args.ct_key is not None:
+        from tlog.ct.sth import load_ct_signer
+
+        try:
+            ct_signer = load_ct_signer(args.origin, Path(args.ct_key).read_bytes())
+        except (TlogError, OSError) as e:
+            logger.error("usage", extra={"error": f"--ct-key {args.ct_key}: {e}"})
+            return 2
     try:
         witnesses = tuple(
             WitnessTarget(u, v) for u, v in zip(args.witness, args.witness_vkey, strict=True)
@@ -168,6 +184,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         fork_listen=args.fork_listen,
         witnesses=witnesses,
         witness_timeout=args.witness_timeout,
+        ct_signer=ct_signer,
+        ct_max_batch=args.ct_max_batch,
     )
     try:
         trio.run(_run, config)
@@ -261,5 +279,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"wait at most this long for each witness (default {DEFAULT_TIMEOUT:g})",
+    )
+    s.add_argument(
+        "--ct-key",
+        metavar="PEM",
+        help="also serve the RFC 6962 CT API, heads signed by this ECDSA P-256 key",
+    )
+    s.add_argument(
+        "--ct-max-batch",
+        type=positive_int,
+        default=64,
+        metavar="N",
+        help="most entries one /ct/v1/get-entries answer holds (default 64)",
     )
     s.set_defaults(func=cmd_serve)

@@ -59,7 +59,7 @@ def _builder(serial: int, cn: str | None, dns: Sequence[str]) -> x509.Certificat
         .subject_name(subject)
         .issuer_name(CA_NAME)
         .public_key(LEAF_KEY.public_key())
-        .serial_number(serial)
+        .serial_number(serial + 1)
         .not_valid_before(NOT_BEFORE)
         .not_valid_after(NOT_BEFORE + datetime.timedelta(days=90))
     )
