@@ -14,7 +14,6 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -28,7 +27,7 @@ from tlog.cosignature import parse_cosigner_vkey
 from tlog.errors import TlogError
 from tlog.keys import Ed25519Signer, parse_vkey
 from tlog.merkle import RFC6962, verify_inclusion
-from tlog.note import parse_note, sign_note
+from tlog.note import sign_note
 from tlog.policy import verify_cosigned_checkpoint
 from tlog.tiles_client import TiledLogClient
 from witnessnet.demo.network import COMPONENT, ORIGIN, QUORUM, Network, WitnessNode
@@ -84,6 +83,7 @@ class Steps:
         self.children = children
         self.say = say
         self.waiting_for = ""
+        self.forked_at = 0.0
         self.evidence_dir = net.directory / "evidence"
         self.evidence_dir.mkdir(exist_ok=True)
 
@@ -225,7 +225,7 @@ class Steps:
         """Grow the log past the fork point; wait until every witness proved the fork,
         froze the log and paged its operator."""
         await self.publish(AFTER_FORK, self.net.publisher)
-        forked = time.time()
+        forked = self.forked_at = time.time()
         on_fork = ", ".join(w.name.split(".")[0] for w in self.net.witnesses if w.on_fork)
         self.say(f"the log grew by {len(AFTER_FORK)}; {on_fork} now see a different history")
         held: dict[str, dict[str, Any]] = {}
@@ -240,8 +240,8 @@ class Steps:
             return True if len(held) == len(names) else None
 
         await self.until("every witness to hold proof of the fork", everyone_proved)
-        sources = {str(e["source"]) for e in held.values()}
-        self.say(f"every witness holds verified evidence (found by {self._found_by(sources)})")
+        first = min(detection.caught_by, key=lambda n: detection.caught_by[n])
+        self.say(f"every witness holds verified evidence of the fork ({first.split('.')[0]} first)")
 
         async def everyone_paged() -> bool | None:
             paged = {r.alert["source"] for r in self.receiver.pages("split-view", ORIGIN)}
@@ -260,10 +260,6 @@ class Steps:
             missing = sorted(set(names) - set(frozen))
             detection.problems.append(f"not frozen at {', '.join(missing)}")
         await self.save_evidence(detection)
-
-    def _found_by(self, sources: set[str]) -> str:
-        direct = sorted(s for s in sources if s in ("self", "add-checkpoint"))
-        return ", ".join(direct) if direct else "peers"
 
     async def save_evidence(self, detection: Detection) -> None:
         """Download every distinct evidence file, verify it offline, list file and URL."""
@@ -286,19 +282,12 @@ class Steps:
                     detection.problems.append(f"{path} does not verify: {error}")
                 detection.evidence += [str(path), url]
 
-    def monitor_saw_fork(self, detection: Detection, since: float) -> None:
+    def monitor_saw_fork(self, detection: Detection) -> None:
         """Credit the monitor when it also reported the fork (it reads every witness's
-        checkpoint): not required, since it needs both sides at one size to prove it."""
+        checkpoint). Not required: it proves a fork only when it sees both sides cosigned
+        at one size, or the fork's side with tiles, and witnesses may freeze before that."""
         for r in self.receiver.pages("integrity"):
             if r.alert.get("source") == MONITOR_SOURCE:
-                detection.also.append(f"also: monitor, integrity finding (+{r.at - since:.1f} s)")
+                seconds = r.at - self.forked_at
+                detection.also.append(f"also: monitor, integrity finding (+{seconds:.1f} s)")
                 return
-
-
-def parse_checkpoint_note(data: bytes) -> str:
-    """The text of a signed note, for printing."""
-    return parse_note(data).text
-
-
-def write_json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, indent=1) + "\n", encoding="utf-8")

@@ -161,6 +161,7 @@ def _monitor_config(
     alerts = {"webhooks": [hook], "log_file": "alerts.jsonl", **ALERTS}
     lines = [
         'state = "monitor.db"',
+        'listen = "127.0.0.1:0"',
         f"poll_interval = {POLL_SECONDS}",
         "batch_size = 256",
         "timeout = 5",
@@ -179,7 +180,7 @@ def _address() -> str:
 async def start_network(directory: Path, children: Children, hook: str, p: Progress) -> Network:
     """Write every key and config under `directory`, start every daemon at once (ports are
     chosen beforehand, since each config names the others' URLs), and return once the log
-    and every witness listen (the monitor prints nothing: it runs once started)."""
+    and every witness listen, and the monitor serves its status page."""
     keys = directory / "keys"
     keys.mkdir()
     log_key = _key(keys, "log.key", ORIGIN)
@@ -218,7 +219,7 @@ async def start_network(directory: Path, children: Children, hook: str, p: Progr
     p.step(f"started the log, {len(witnesses)} witnesses and the monitor; waiting for them")
 
     async with trio.open_nursery() as nursery:
-        for child in (log, *(w.child for w in witnesses if w.child)):
+        for child in (log, *(w.child for w in witnesses if w.child), monitor):
             nursery.start_soon(children.listening, child)
     p.step(f"log listening at {log.url} (origin {ORIGIN})")
     p.detail(
@@ -232,7 +233,7 @@ async def start_network(directory: Path, children: Children, hook: str, p: Progr
     for w in witnesses:
         p.detail(f"w{w.index} {w.url}  {w.signer.vkey()}")
     p.step(
-        f"monitor running (pid {monitor.pid}): needs {QUORUM} of {WITNESSES} witness "
+        f"monitor listening at {monitor.url}: needs {QUORUM} of {WITNESSES} witness "
         f"cosignatures; releases must be signed by {publisher.name}"
     )
     return Network(

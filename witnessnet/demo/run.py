@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import signal
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -99,7 +98,6 @@ async def _run_steps(
         f"{claim.caught_by[MONITOR]:.1f} s; the finding's inclusion proof verifies"
     )
 
-    forked = time.time()
     p.step(
         f"attack 2: the log forks: {', '.join(f'w{i}' for i in ON_FORK)} follow a "
         f"history that differs after entry {FORK_AT}; {len(AFTER_FORK)} more releases"
@@ -109,7 +107,7 @@ async def _run_steps(
         f"every witness proved the fork within {fork.last() or 0:.1f} s, froze the log and "
         "paged its operator"
     )
-    steps.monitor_saw_fork(fork, forked)
+    steps.monitor_saw_fork(fork)
 
 
 def _summary(p: Progress, detections: tuple[Detection, ...], keep_dir: bool, dir: Path) -> None:
@@ -124,14 +122,14 @@ def _summary(p: Progress, detections: tuple[Detection, ...], keep_dir: bool, dir
 def _status(p: Progress, net: Network) -> None:
     p.line()
     p.line("The network stays up; press Ctrl-C to stop it.")
-    p.line(f"  log      {net.log.url}/checkpoint  (fork: {net.log.listening['fork_url']})"
-           f"  pid {net.log.pid}")  # fmt: skip
+    p.line("Status pages (and /metrics) of every daemon:")
     for w in net.witnesses:
         assert w.child is not None
-        p.line(f"  {short(w.name)}       {w.url}/  (/evidence, /metrics)  pid {w.child.pid}")
-    monitor_url = net.monitor.listening.get("url")
-    where = f"{monitor_url}/" if monitor_url else f"state in {net.monitor.stderr.parent}"
-    p.line(f"  monitor  {where}  pid {net.monitor.pid}")
+        p.line(f"  {short(w.name)}       {w.url}/  (evidence: {w.url}/evidence)  pid {w.child.pid}")
+    monitor = net.monitor.url
+    p.line(f"  monitor  {monitor}/  (findings: {monitor}/findings.json)  pid {net.monitor.pid}")
+    fork = net.log.listening["fork_url"]
+    p.line(f"  log      {net.log.url}/checkpoint  (fork: {fork}/checkpoint)  pid {net.log.pid}")
     p.line(f"  files    {net.directory}")
 
 
