@@ -68,6 +68,8 @@ def dashboard_files() -> list[Path]:
 
 def _exprs(node: object) -> Iterator[str]:
     if isinstance(node, dict):
+        if node.get("type") == "datasource":
+            return  # a datasource variable: its query is a plugin name
         for key, value in node.items():
             if key in ("expr", "query") and isinstance(value, str):
                 yield value
