@@ -7,9 +7,10 @@ The `[limits]` config table (docs/witness.md, "Limits") sets them:
     client_burst = 100                # requests a client may send at once
     max_inflight = 32                 # add-checkpoint requests being verified at once
     max_queue = 128                   # more wait for a slot; beyond that: 503 + Retry-After
-    header_timeout_seconds = 10       # a request head must arrive this long after the last one
-    read_timeout_seconds = 10         # a connection that sends nothing this long is dropped
-    max_header_bytes = 16384          # a request head bigger than this is refused
+    header_timeout_seconds = 10       # a whole request head must arrive within this long of
+                                      # the connection opening or the last response
+    read_timeout_seconds = 10         # no byte for this long inside a request: dropped
+    max_header_bytes = 16384          # an unfinished request head bigger than this: refused
 
 Everything here is O(1) per request and never awaits unless a request has to
 wait for a slot. Each refusal is counted in witness_limited_requests{limit}.
