@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -28,10 +29,18 @@ def load_certificate(data: bytes, what: str) -> x509.Certificate:
     """A DER or PEM X.509 certificate; MalformedCoseError naming `what` otherwise."""
     try:
         if data.lstrip().startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_certificate(data)
-        return x509.load_der_x509_certificate(data)
-    except (ValueError, TypeError) as e:
+            cert = x509.load_pem_x509_certificate(data)
+        else:
+            cert = x509.load_der_x509_certificate(data)
+        # cryptography parses fields lazily: touch those used later so that a bad
+        # certificate fails here, with this message, and not in the middle of a check.
+        cert.public_key()
+        cert.subject.rfc4514_string()
+        cert.issuer.rfc4514_string()
+        cert.extensions  # noqa: B018
+    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
         raise MalformedCoseError(f"{what} is not an X.509 certificate: {e}") from None
+    return cert
 
 
 def spki_der(key: PublicKeyTypes) -> bytes:
