@@ -40,7 +40,9 @@ MAX_LIMIT = 1000
 
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit", "")
-    return min(int(raw), MAX_LIMIT) if raw.isdigit() and len(raw) < 10 else DEFAULT_LIMIT
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 10):
+        return DEFAULT_LIMIT
+    return min(int(raw), MAX_LIMIT)
 
 
 def create_app(
@@ -87,7 +89,7 @@ def create_app(
     async def finding(request: Request) -> Response:
         raw = request.path_params["id"]
         body = None
-        if raw.isdigit() and len(raw) < 19:
+        if raw.isascii() and raw.isdigit() and len(raw) < 19:
             body = await trio.to_thread.run_sync(read_finding, state, int(raw))
         if body is None:
             return PlainTextResponse("no finding with this id\n", 404)

@@ -31,6 +31,9 @@ th, td { text-align: left; padding: .35em .6em; border-bottom: 1px solid #e3e5e8
 th { background: #f3f4f6; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, pre { font-size: 12px; word-break: break-all; }
+code.rule { word-break: normal; white-space: nowrap; }
+td.name { white-space: nowrap; }
+p.sub { color: #555; margin: .3em 0 1em; word-break: break-all; }
 pre { white-space: pre-wrap; background: #f7f7f8; padding: .6em; border-radius: .3em;
   max-height: 24em; overflow: auto; }
 .none { color: #8a9099; }
@@ -114,7 +117,7 @@ def _finding_row(f: FindingRow, now: float) -> str:
     )
     return (
         f"<tr><td>{_badge('bad' if cls == 'page' else 'warn', cls)}</td>"
-        f"<td><code>{escape(f.rule)}</code></td><td>{escape(f.log)}</td>"
+        f"<td><code class=rule>{escape(f.rule)}</code></td><td class=name>{escape(f.log)}</td>"
         f"<td class=num>{index}</td><td>{escape(f.subject)}"
         f"<details><summary>{escape(f.summary)}</summary><pre>{_details(f.body)}</pre>"
         f"</details></td><td>{_when(f.created, now)}<br>{delivered}</td><td>{link}</td></tr>"
@@ -128,7 +131,7 @@ def render_status(
     stalls: dict[str, LogStall],
     now: float | None = None,
 ) -> str:
-    """The status page of the monitor `name`."""
+    """The status page of the monitor `name` (its configuration file)."""
     now = time.time() if now is None else now
     rows = "".join(
         _log_row(log, snapshot.cursors.get(log.name), stalls.get(log.name), now) for log in logs
@@ -146,16 +149,18 @@ def render_status(
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>monitor {escape(name)}</title>
+<title>witnessnet monitor</title>
 <style>{_CSS}</style></head><body>
-<h1>Monitor {escape(name)}</h1>
+<h1>Monitor</h1>
+<p class="sub">{escape(name)}</p>
 <div class="summary"><div><b>{len(logs)}</b>logs followed</div>
 <div><b>{snapshot.total}</b>findings</div><div><b>{stalled}</b>logs stalled</div></div>
 <p>Machine-readable: <a href="/findings.json">/findings.json</a>,
 <a href="/metrics">/metrics</a>.</p>
 <h2 id="findings">Findings</h2>
-<p>{snapshot.total} findings.{shown} Each JSON document carries the entry, the cosigned
-checkpoint and an inclusion proof: anyone with the log's key can check it offline.</p>
+<p>{snapshot.total} finding{"" if snapshot.total == 1 else "s"}.{shown} Each JSON document
+carries the entry, the cosigned checkpoint and an inclusion proof: anyone with the log's key
+can check it offline.</p>
 {table}
 <h2 id="logs">Logs</h2>
 <table><thead><tr><th>log</th><th>state</th><th>checked (cursor)</th><th>verified size</th>

@@ -38,6 +38,7 @@ th, td { text-align: left; padding: .35em .6em; border-bottom: 1px solid #e3e5e8
 th { background: #f3f4f6; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font-size: 12px; word-break: break-all; }
+code.url { word-break: normal; white-space: nowrap; }
 .none { color: #8a9099; }
 .badge { display: inline-block; padding: 0 .5em; border-radius: .8em; font-size: 12px;
   font-weight: 600; white-space: nowrap; }
@@ -108,7 +109,7 @@ def choose_page(query: Mapping[str, str], total: int) -> Page:
     """The page a `?page=N` query asks for, clamped to the pages there are."""
     count = max(1, -(-total // PAGE_SIZE))
     raw = query.get("page", "1")
-    number = int(raw) if raw.isdigit() and len(raw) < 10 else 1
+    number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else 1
     return Page(min(max(1, number), count), count, total)
 
 
@@ -141,6 +142,10 @@ def log_rows(
         state = witness.store.latest(t.origin) or LogState(t.origin)
         rows.append(LogRow(t, state, cosigners(t, state), t.origin in witness.frozen))
     return rows
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
 def _age(seconds: float) -> str:
@@ -215,7 +220,7 @@ def _peer_rows(g: GossipSection, now: float) -> tuple[str, int]:
             else '<span class="none">none</span>'
         )
         rows.append(
-            f"<tr><td>{escape(p.name)}</td><td><code>{escape(p.url)}</code></td>"
+            f"<tr><td>{escape(p.name)}</td><td><code class=url>{escape(p.url)}</code></td>"
             f"<td>{state}</td><td>{_when(p.last_ok, now)}</td><td>{error}</td></tr>"
         )
     return "".join(rows), sum(1 for p in g.peers if fresh(p))
@@ -254,9 +259,9 @@ def _gossip_html(g: GossipSection, now: float) -> str:
     )
     return f"""
 <h2 id="alerts">Alerts and evidence</h2>
-<p>{proofs} proofs of misbehaviour, {len(g.evidence) - proofs} suspicions, {g.frozen} logs
-frozen{shown}. Each file verifies offline: <code>witnessnet evidence verify FILE</code>.
-All as JSON: <a href="/evidence">/evidence</a>.</p>
+<p>{_count(proofs, "proof")} of misbehaviour, {_count(len(g.evidence) - proofs, "suspicion")},
+{_count(g.frozen, "log")} frozen{shown}. Each file verifies offline:
+<code>witnessnet evidence verify FILE</code>. All as JSON: <a href="/evidence">/evidence</a>.</p>
 {table}
 <h2 id="peers">Peers</h2>
 <p>{fresh} of {len(g.peers)} peers fresh (a successful exchange within the last

@@ -125,7 +125,7 @@ def test_peers_show_freshness_stale_first_and_evidence_has_download_links() -> N
     assert order == sorted(order)  # stale and never-reached peers come first
     assert "beta answered 503" in text and "never reached" in text
     assert f"/evidence/{fp}" in parse(html).links
-    assert "1 proofs of misbehaviour, 1 suspicions, 1 logs frozen" in text
+    assert "1 proof of misbehaviour, 1 suspicion, 1 log frozen" in text
     assert "frozen" in text and "2: w1, w2" in text and "2h ago" in text
 
 
@@ -142,4 +142,4 @@ def test_only_max_rows_peers_and_evidence_are_listed() -> None:
     html = render_status("w", [], [], Page(1, 1, 0), gossip, now=NOW)
     assert len(re.findall(r'href="/evidence/[0-9a-f]{64}"', html)) == MAX_ROWS
     assert f"{many} of {many} peers fresh" in html and f"the {MAX_ROWS} first shown" in html
-    assert html.count("<td><code>http://p</code>") == MAX_ROWS
+    assert html.count("<td><code class=url>http://p</code>") == MAX_ROWS
