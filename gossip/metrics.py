@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gossip.state import GossipState
@@ -19,7 +19,7 @@ class _StateCollector(Collector):
     def __init__(self, state: GossipState) -> None:
         self._state = state
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         held = GaugeMetricFamily(
             "witnessnet_gossip_evidence_held",
             "Evidence and suspicion files this witness holds, by kind.",
@@ -35,6 +35,11 @@ class _StateCollector(Collector):
             "witnessnet_gossip_frozen_logs",
             "Logs frozen for cosigning because this witness holds proof that they forked.",
             len(self._state.frozen),
+        )
+        yield CounterMetricFamily(
+            "witnessnet_gossip_evidence_over_limit",
+            "Evidence or suspicion files not stored: their log already had the most it may hold.",
+            self._state.over_limit,
         )
 
 

@@ -146,6 +146,8 @@ class GossipState:
             )
         }
         self._writing: set[str] = set()
+        # Files refused because their log already had its maximum (a memory bound).
+        self.over_limit = 0
         self._frozen = {
             r["origin"]: Frozen(r["origin"], r["fingerprint"], r["time"])
             for r in db.query("SELECT * FROM frozen")
@@ -272,11 +274,10 @@ class GossipState:
         already held or the log has its maximum of such files.
         """
         limit = MAX_PROOFS_PER_LOG if held.is_proof else MAX_SUSPICIONS_PER_LOG
-        if (
-            held.fingerprint in self._held
-            or held.fingerprint in self._writing
-            or self.count(held.origin, proof=held.is_proof) >= limit
-        ):
+        if held.fingerprint in self._held or held.fingerprint in self._writing:
+            return False, False
+        if self.count(held.origin, proof=held.is_proof) >= limit:
+            self.over_limit += 1
             return False, False
         freeze = freeze and held.origin not in self._frozen
         statements: list[tuple[str, list[object]]] = [
