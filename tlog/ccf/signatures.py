@@ -29,8 +29,10 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
-from tlog.ccf import cose
 from tlog.ccf.tx import DIGEST_SIZE, Transaction
+from tlog.cose import headers as cose_headers
+from tlog.cose.errors import CoseError
+from tlog.cose.sign1 import CoseSign1, decode_sign1
 
 SIGNATURES_TABLE = "public:ccf.internal.signatures"
 COSE_SIGNATURES_TABLE = "public:ccf.internal.cose_signatures"
@@ -41,6 +43,7 @@ SERVICE_INFO_TABLE = "public:ccf.gov.service.info"
 SINGLETON_KEY = bytes(8)
 VDS_CCF_LEDGER_SHA256 = 2
 COSE_TXID_HEADER = "ccf.v1"
+MAX_COSE_BYTES = 1 << 16
 _TXID = re.compile(r"(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})")
 
 
@@ -66,7 +69,7 @@ class NodeSignature:
 class CoseRootSignature:
     """The COSE_Sign1 of public:ccf.internal.cose_signatures, with its headers decoded."""
 
-    sign1: cose.Sign1
+    sign1: CoseSign1
     encoded: bytes
     kid: bytes | None
     view: int
@@ -76,7 +79,11 @@ class CoseRootSignature:
 
     def verify(self, key: ec.EllipticCurvePublicKey, root: bytes) -> bool:
         """True when the service key signed root with this header."""
-        return cose.verify_ecdsa(self.sign1, key, root)
+        try:
+            self.sign1.verify(key, root)
+        except CoseError:
+            return False
+        return True
 
 
 def singleton(tx: Transaction, table: str) -> bytes | None:
@@ -137,20 +144,22 @@ def parse_txid(value: object) -> tuple[int, int]:
 def decode_cose_root_signature(encoded: bytes) -> CoseRootSignature:
     """Decode a COSE root signature (raw COSE_Sign1 bytes) and its CCF headers."""
     try:
-        sign1 = cose.decode_sign1(encoded)
-    except cose.MalformedCoseError as e:
+        sign1 = decode_sign1(encoded, "COSE root signature", max_size=MAX_COSE_BYTES)
+    except CoseError as e:
         raise SignatureFormatError(str(e)) from None
     h = sign1.protected
     if sign1.payload is not None:
         raise SignatureFormatError("COSE root signature has an attached payload; CCF detaches it")
-    if h.get(cose.HEADER_VDS) != VDS_CCF_LEDGER_SHA256:
-        raise SignatureFormatError(f"COSE root signature vds is {h.get(cose.HEADER_VDS)!r}, want 2")
+    if h.get(cose_headers.VDS) != VDS_CCF_LEDGER_SHA256:
+        raise SignatureFormatError(
+            f"COSE root signature vds is {h.get(cose_headers.VDS)!r}, want 2"
+        )
     ccf_header = h.get(COSE_TXID_HEADER)
     if not hasattr(ccf_header, "get"):
         raise SignatureFormatError("COSE root signature has no ccf.v1 header")
     view, seqno = parse_txid(ccf_header.get("txid"))
-    kid = h.get(cose.HEADER_KID)
-    claims = h.get(cose.HEADER_CWT_CLAIMS)
+    kid = h.get(cose_headers.KID)
+    claims = h.get(cose_headers.CWT_CLAIMS)
     claims = claims if hasattr(claims, "get") else {}
     iss, iat = claims.get(1), claims.get(6)
     return CoseRootSignature(
