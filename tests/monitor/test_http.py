@@ -91,7 +91,10 @@ async def test_status_page_findings_metrics_and_stall(tmp_path: Path) -> None:
     entries[123] = release("witnessnet", "9.0.0", EVIL)
     build_log(tmp_path / "log", entries)
     async with static_server(tmp_path / "log") as log_url:
-        settings = 'poll_interval = 0.1\nlisten = "127.0.0.1:0"\nstall_after = 1'
+        settings = (
+            'poll_interval = 0.1\nlisten = "127.0.0.1:0"\nstall_after = 1\n'
+            '[alerts]\nwarn_hold_seconds = 0\nlog_file = "alerts.jsonl"\n'
+        )
         config = monitor_config(tmp_path / "mon", log_url, batch_size=256, settings=settings)
         async with daemon(config) as url, httpx.AsyncClient(timeout=10) as http:
             assert (await http.get(f"{url}/healthz")).text == "ok\n"
@@ -144,6 +147,16 @@ async def test_status_page_findings_metrics_and_stall(tmp_path: Path) -> None:
                     if m["monitor_cursor_size"][log] == 301:
                         break
                     await trio.sleep(0.05)
+            # The pass that checked it closes the stall, in the outbox too (its metrics
+            # are served here as well).
+            stall = (("class", "warn"), ("kind", "log-stalled"))
+            with trio.fail_after(30):
+                while True:
+                    m = samples((await http.get(f"{url}/metrics")).text)
+                    if m["witnessnet_alerts_resolved_total"].get(stall) == 1:
+                        break
+                    await trio.sleep(0.05)
+            assert m["witnessnet_alerts_raised_total"][stall] == 1
             page = (await http.get(f"{url}/")).text
             assert "stalled at" not in page and "following" in page
     stalls = [a for a in findings(tmp_path / "mon") if a["kind"] == "log-stalled"]
