@@ -77,6 +77,7 @@ LEDGER_KINDS: dict[str, str] = {
     "tiles": "tlog.tiles_client:TiledLogClient",
     "ct": "tlog.ct.client:CTLogClient",
     "static-ct": "tlog.ct.static_client:StaticCTClient",
+    "scitt": "tlog.scitt.source:ScittSource",
 }
 """kind name -> "module:class" of its LedgerSource implementation."""
 

@@ -155,3 +155,31 @@ def jwk(s: Signer, kid: str | None = None) -> dict[str, Any]:
 
 
 RULES = (RFC6962, CCF)
+
+
+@dataclass(frozen=True)
+class CoseRootNoteVerifier:
+    """Test stand-in for the note verifier of COSE root signatures (tlog.scitt.checkpoint).
+
+    The blob is CBOR [protected, signature]; the root is the checkpoint's; the
+    Sig_structure and the signature are checked with tlog.cose.
+    """
+
+    name: str
+    key_id: int
+    key: Any
+
+    def verify(self, text: bytes, signature: bytes) -> bool:
+        from tlog.checkpoint import parse_checkpoint
+        from tlog.cose.cbor import decode
+        from tlog.cose.errors import CoseError
+        from tlog.cose.sign1 import CoseSign1
+
+        try:
+            protected, sig = decode(signature, "blob")
+            root = parse_checkpoint(text.decode()).root
+            prot = decode(protected, "protected")
+            CoseSign1(protected, prot, {}, None, sig).verify(self.key, root)
+        except (CoseError, ValueError, TypeError):
+            return False
+        return True
