@@ -6,6 +6,8 @@ ID rule depends on the type:
 - 0x01 Ed25519 and 0x04/0x06 cosignatures: SHA-256(name || 0x0A || type || key)[:4]
 - 0x02 ECDSA (transparency-dev): SHA-256(DER SPKI)[:4]
 - 0x05 RFC 6962 tree heads: SHA-256(name || 0x0A || 0x05 || SHA-256(DER SPKI))[:4]
+- 0xff + "witnessnet/ccf-cose-root/v1" CCF COSE root signatures (docs/ccf.md):
+  SHA-256(name || 0x0A || 0xff || identifier || DER SPKI)[:4]
 
 A private key is the Go note format `PRIVATE+KEY+<name>+<hex key ID>+base64(0x01 || seed)`.
 Cosignature verifiers (types 0x04, 0x06) live in tlog.cosignature.
@@ -18,7 +20,9 @@ import binascii
 import hashlib
 import re
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -33,6 +37,9 @@ ALG_ECDSA = 0x02
 ALG_COSIGNATURE_V1 = 0x04
 ALG_RFC6962_STH = 0x05
 ALG_MLDSA44_COSIGNATURE = 0x06
+ALG_EXTENDED = 0xFF
+CCF_COSE_ROOT_ID = b"witnessnet/ccf-cose-root/v1"
+"""After 0xff: the witnessnet signature type of a CCF service's COSE root signature."""
 
 _HEX8 = re.compile(r"[0-9a-f]{8}")
 
@@ -203,6 +210,81 @@ class RFC6962Verifier:
         return encode_vkey(self.name, self.key_id, ALG_RFC6962_STH, self.spki)
 
 
+@dataclass(frozen=True)
+class CcfCoseVerifier:
+    """Type 0xff "witnessnet/ccf-cose-root/v1": a CCF service's COSE root signature.
+
+    The vkey key material is 0xff || CCF_COSE_ROOT_ID || DER SPKI of the service key
+    (ECDSA P-256, P-384 or P-521). The note signature (after the key ID) is
+    uint16 big-endian length || COSE protected header bytes || COSE signature (r || s), as
+    CCF wrote them into public:ccf.internal.cose_signatures. Verification rebuilds the
+    Sig_structure ["Signature1", protected, b"", root] with the checkpoint root as the
+    detached payload and checks that the header is CCF's: vds 2 (CCF_LEDGER_SHA256), a
+    "ccf.v1" txid whose seqno equals the checkpoint size, a kid (when present) equal to the
+    hex SHA-256 of the key's SPKI. The signature does not cover the origin or extension
+    lines, so the origin must equal the key name and extension lines are refused.
+    """
+
+    name: str
+    spki: bytes
+    key_id: int = field(init=False)
+    _key: ec.EllipticCurvePublicKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        key = _load_spki(self.name, self.spki)
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise UnsupportedAlgorithmError(f"CCF COSE key for {self.name} is not ECDSA")
+        object.__setattr__(self, "_key", key)
+        kid = key_id(self.name, ALG_EXTENDED, CCF_COSE_ROOT_ID + self.spki)
+        object.__setattr__(self, "key_id", kid)
+
+    def verify(self, text: bytes, signature: bytes) -> bool:
+        from tlog.cose.errors import CoseError
+        from tlog.cose.sign1 import sign1_from_item
+
+        try:
+            cp = parse_checkpoint(text.decode("utf-8"))
+        except (CheckpointError, UnicodeDecodeError):
+            return False
+        if cp.origin != self.name or cp.extensions or len(signature) < 2:
+            return False
+        n = int.from_bytes(signature[:2], "big")
+        protected, sig = signature[2 : 2 + n], signature[2 + n :]
+        if n == 0 or len(protected) != n:
+            return False
+        try:
+            sign1 = sign1_from_item([protected, {}, None, sig], "CCF root signature", tagged=True)
+            if not _ccf_header_ok(sign1.protected, cp.size, self.spki):
+                return False
+            sign1.verify(self._key, cp.root)
+        except CoseError:
+            return False
+        return True
+
+    def vkey(self) -> str:
+        return encode_vkey(self.name, self.key_id, ALG_EXTENDED, CCF_COSE_ROOT_ID + self.spki)
+
+
+def _ccf_header_ok(header: Mapping[Any, Any], size: int, spki: bytes) -> bool:
+    """CCF's root signature header: vds 2, txid seqno == size, kid = hex SHA-256(SPKI)."""
+    ccf = header.get("ccf.v1")
+    txid = ccf.get("txid") if isinstance(ccf, Mapping) else None
+    if header.get(395) != 2 or not isinstance(txid, str):
+        return False
+    view, dot, seqno = txid.partition(".")
+    if not dot or not (view.isascii() and view.isdigit()) or str(size) != seqno:
+        return False
+    kid = header.get(4)
+    return kid is None or kid == hashlib.sha256(spki).hexdigest().encode("ascii")
+
+
+def ccf_cose_signature(protected: bytes, signature: bytes) -> bytes:
+    """The note signature bytes of CcfCoseVerifier (without the key ID)."""
+    if not 0 < len(protected) < 1 << 16:
+        raise MalformedKeyError(f"COSE protected header of {len(protected)} bytes")
+    return len(protected).to_bytes(2, "big") + protected + signature
+
+
 def parse_vkey(vkey: str) -> Verifier:
     """Parse a vkey of any supported type into a verifier; check that its key ID matches."""
     from tlog.cosignature import cosigner_verifier_from_parsed
@@ -216,6 +298,8 @@ def parse_vkey(vkey: str) -> Verifier:
         v = RFC6962Verifier(p.name, p.material)
     elif p.alg in (ALG_COSIGNATURE_V1, ALG_MLDSA44_COSIGNATURE):
         v = cosigner_verifier_from_parsed(p)
+    elif p.alg == ALG_EXTENDED and p.material.startswith(CCF_COSE_ROOT_ID):
+        v = CcfCoseVerifier(p.name, p.material[len(CCF_COSE_ROOT_ID) :])
     else:
         raise UnsupportedAlgorithmError(f"vkey for {p.name}: unknown signature type 0x{p.alg:02x}")
     _check_id(p, v.key_id, "vkey")

@@ -32,7 +32,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from tlog.ccf import signatures as sigs
-from tlog.ccf.chunk import Chunk, parse_chunk
+from tlog.ccf.chunk import committed_range, parse_chunk
 from tlog.ccf.errors import CcfError, LedgerVerificationError, MalformedLedgerError
 from tlog.ccf.tx import Transaction, parse_transaction
 from tlog.merkle import CCF, CompactTree, MemoryTree
@@ -254,18 +254,46 @@ def _json_object(value: bytes, what: str) -> dict:
     return obj
 
 
-def order_chunks(chunks: Iterable[Chunk]) -> list[Chunk]:
-    """Chunks sorted by first seqno; they must start at 1 and follow each other exactly."""
-    ordered = sorted(chunks, key=lambda c: c.first)
-    expected = 1
-    for c in ordered:
-        if c.first != expected:
-            what = "start" if expected == 1 else f"follow seqno {expected - 1}"
+class LedgerVerifier:
+    """Incremental verification: feed committed chunks in seqno order, read `report`.
+
+    The first chunk must start at seqno 1 and each next one where the previous ended. After
+    a problem (kept in report.problem) further chunks are refused, so a caller polling a
+    growing ledger (tlog.ccf.source) verifies each chunk once.
+    """
+
+    def __init__(self) -> None:
+        self.report = LedgerReport(files=[])
+        self._replay = _Replay(self.report)
+
+    @property
+    def next_seqno(self) -> int:
+        return self.report.last_seqno + 1
+
+    def add_chunk(self, name: str, data: bytes) -> None:
+        """Parse and replay one chunk; structural errors about the chunk itself are raised."""
+        report = self.report
+        if report.problem is not None:
+            raise report.problem
+        chunk = parse_chunk(data, name)
+        if chunk.first != self.next_seqno:
+            what = "start" if self.next_seqno == 1 else f"follow seqno {self.next_seqno - 1}"
             raise MalformedLedgerError(
-                f"chunk starts at seqno {c.first}; the ledger must {what} contiguously",
-                file=c.name,
+                f"chunk starts at seqno {chunk.first}; the ledger must {what} contiguously",
+                file=name,
             )
-        expected = c.last + 1
+        report.files.append(name)
+        try:
+            for i, rt in enumerate(chunk.transactions):
+                tx = parse_transaction(rt.raw, file=name, offset=rt.offset, seqno=chunk.first + i)
+                self._replay.add(tx, name)
+        except CcfError as e:
+            report.problem = e
+
+
+def order_chunks(files: Iterable[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """(name, bytes) pairs sorted by the first seqno their name gives."""
+    ordered = sorted(files, key=lambda f: committed_range(f[0])[0])
     if not ordered:
         raise MalformedLedgerError("no committed ledger chunks")
     return ordered
@@ -274,18 +302,13 @@ def order_chunks(chunks: Iterable[Chunk]) -> list[Chunk]:
 def verify_chunks(files: Iterable[tuple[str, bytes]]) -> LedgerReport:
     """Verify the ledger made of these (file name, bytes) chunks; the report keeps the tree.
 
-    Structural errors of the set of chunks (names, gaps) are raised; problems inside the
-    transactions end the replay and are returned in report.problem, with every signed root
-    verified before them.
+    Structural errors of the set of chunks (names, gaps, offset tables) are raised; problems
+    inside the transactions end the replay and are returned in report.problem, with every
+    signed root verified before them.
     """
-    chunks = order_chunks(parse_chunk(data, name) for name, data in files)
-    report = LedgerReport(files=[c.name for c in chunks])
-    replay = _Replay(report)
-    try:
-        for c in chunks:
-            for i, rt in enumerate(c.transactions):
-                tx = parse_transaction(rt.raw, file=c.name, offset=rt.offset, seqno=c.first + i)
-                replay.add(tx, c.name)
-    except CcfError as e:
-        report.problem = e
-    return report
+    verifier = LedgerVerifier()
+    for name, data in order_chunks(files):
+        if verifier.report.problem is not None:
+            break
+        verifier.add_chunk(name, data)
+    return verifier.report
