@@ -3,8 +3,9 @@
 Gossip knows what the witness alone does not: every cosignature of the latest
 checkpoint that the network shared (the aggregated note of each log's view),
 the peers and when an exchange with each last succeeded, and the evidence and
-suspicion files held. Only the logs of the requested page are read, so a page
-costs the same with 40,000 logs as with 40.
+suspicion files held. Only the logs of the requested page are read from the
+store and have their notes parsed, so a page costs about the same with 40,000
+logs as with 40.
 """
 
 from __future__ import annotations
