@@ -4,34 +4,41 @@ A COSE receipt's service signature covers only its protected header and the
 Merkle root (the detached payload). To let witnesses cosign and gossip that
 signed head like any checkpoint, the receipt is repackaged, not re-signed:
 
-    <origin>\\n<tree size>\\n<base64 root>\\n
-    \\n
-    — <key name> base64(<4-byte key ID> || <COSE root signature blob>)
+    <origin>
+    <tree size>
+    <base64 root>
 
-where the blob is the CBOR array [protected: bstr, signature: bstr] of the
-receipt. A note verifier for this signature type rebuilds Sig_structure
-["Signature1", protected, h'', root from the note body] and checks it with the
-service key; for a CCF tree it must also check that the ccf.v1 txid in the
-protected header names the note's tree size (tree size = signature seqno).
-The key name and key ID come from the verifiers that will check the note, so
-the line matches whatever key the relying party configured.
+    — <key name> base64(<4-byte key ID> || uint16 len || COSE protected || COSE signature)
+
+The signature bytes are those of the note type 0xff "witnessnet/ccf-cose-root/v1"
+(tlog.keys.CcfCoseVerifier, tlog.keys.ccf_cose_signature): its verifier rebuilds
+Sig_structure ["Signature1", protected, h'', root from the note body] and checks it
+with the service key. That type also requires the origin to be the key name and,
+as it is CCF's, a CCF_LEDGER_SHA256 header whose ccf.v1 txid seqno is the note's
+tree size: so a CCF receipt (every real SCITT service today) becomes a checkpoint
+that a `CcfCoseVerifier` of the service's certificate verifies. RFC9162_SHA256
+receipts are repackaged the same way, but no note type in tlog.keys accepts vds 1
+yet (see docs/scitt.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import cbor2
-
 from tlog.checkpoint import Checkpoint
+from tlog.errors import MalformedKeyError
+from tlog.keys import ccf_cose_signature
 from tlog.note import Note, Signature, is_valid_key_name
 from tlog.scitt.errors import MalformedReceiptError
 from tlog.scitt.receipt import Receipt, SignedRoot
 
 
 def signature_blob(receipt: Receipt) -> bytes:
-    """The receipt's COSE root signature as a note signature blob: CBOR [protected, signature]."""
-    return cbor2.dumps([receipt.sign1.protected_bytes, receipt.sign1.signature])
+    """The receipt's COSE signature as note signature bytes (after the key ID)."""
+    try:
+        return ccf_cose_signature(receipt.sign1.protected_bytes, receipt.sign1.signature)
+    except MalformedKeyError as e:
+        raise MalformedReceiptError(f"receipt: {e}") from None
 
 
 def receipt_to_checkpoint(

@@ -159,10 +159,11 @@ RULES = (RFC6962, CCF)
 
 @dataclass(frozen=True)
 class CoseRootNoteVerifier:
-    """Test stand-in for the note verifier of COSE root signatures (tlog.scitt.checkpoint).
+    """Test stand-in for a note verifier of RFC9162_SHA256 receipt signatures.
 
-    The blob is CBOR [protected, signature]; the root is the checkpoint's; the
-    Sig_structure and the signature are checked with tlog.cose.
+    Same signature bytes as tlog.keys.CcfCoseVerifier (uint16 length, protected,
+    signature) without its CCF-only header checks (vds 2, ccf.v1 txid), which no
+    RFC9162_SHA256 receipt passes; the root is the checkpoint's.
     """
 
     name: str
@@ -171,15 +172,14 @@ class CoseRootNoteVerifier:
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         from tlog.checkpoint import parse_checkpoint
-        from tlog.cose.cbor import decode
         from tlog.cose.errors import CoseError
-        from tlog.cose.sign1 import CoseSign1
+        from tlog.cose.sign1 import sign1_from_item
 
+        n = int.from_bytes(signature[:2], "big")
+        protected, sig = signature[2 : 2 + n], signature[2 + n :]
         try:
-            protected, sig = decode(signature, "blob")
             root = parse_checkpoint(text.decode()).root
-            prot = decode(protected, "protected")
-            CoseSign1(protected, prot, {}, None, sig).verify(self.key, root)
+            sign1_from_item([protected, {}, None, sig], "blob", tagged=True).verify(self.key, root)
         except (CoseError, ValueError, TypeError):
             return False
         return True
