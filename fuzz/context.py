@@ -8,13 +8,16 @@ witness is the deterministic seed 0x11 00.. of the Sigsum test vectors.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from pathlib import Path
 
 from gossip.membership import Network, parse_network
 from tlog.checkpoint import parse_checkpoint
 from tlog.cosignature import CosignatureV1Signer, parse_cosigner_vkey
 from tlog.keys import Ed25519Signer, parse_private_key, parse_vkey
 from tlog.note import Verifier, parse_note
+from tlog.scitt.trust_store import TrustStore, parse_trust_store
 
 LOG_VKEYS = (
     "monkeys+db4d9f7e+AULaJMvTtDLHPUcUrjdDad9vDlh/PTfC2VV60JUtCfWT",
@@ -60,6 +63,13 @@ NETWORK: Network = parse_network(
     "fuzz network",
 )
 ME = "me"
+
+
+@functools.cache
+def scitt_trust_store() -> TrustStore:
+    """The real ESRP CTS trust store (checked in beside the SCITT seeds)."""
+    path = Path(__file__).parent / "data" / "esrp-cts-db.json"
+    return parse_trust_store(path.read_bytes(), path.name)
 
 
 def trusted(origin: str) -> Sequence[Verifier] | None:

@@ -32,8 +32,6 @@ CORPUS = HERE / "corpus"
 WORK = HERE / "work"
 # One input may take this long before libFuzzer calls it a hang (a crash).
 INPUT_TIMEOUT = 20
-# Inputs larger than the largest seed are rarely useful and slow the run down.
-MAX_LEN = 16 << 10
 
 
 @dataclass(frozen=True)
@@ -97,7 +95,7 @@ def run_target(
         target,
         f"-max_total_time={seconds}",
         f"-timeout={INPUT_TIMEOUT}",
-        f"-max_len={MAX_LEN}",
+        f"-max_len={TARGETS[target].max_len}",
         "-rss_limit_mb=2048",
         "-print_final_stats=1",
         f"-artifact_prefix={work / target}/",

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from fuzz import context as ctx
+from fuzz.targets import TARGETS
 from gossip.evidence import (
     Reason,
     build_inconsistent_sizes,
@@ -44,14 +45,18 @@ from tests.vectors import (
     load,
     verified_notes,
 )
+from tlog.ccf.chunk import encode_chunk, parse_chunk
 from tlog.checkpoint import Checkpoint
+from tlog.cose.headers import X5CHAIN, x5chain
 from tlog.cosignature import CosignatureV1Signer
+from tlog.ct.leaf import TimestampedEntry, encode_leaf
 from tlog.merkle import RFC6962, MemoryTree
 from tlog.note import Note, Signature, parse_note, sign_note
+from tlog.scitt.statement import decode_statement, receipt_items
 from tlog.tiles import encode_entry_bundle, encode_hash_tile
 
 CORPUS = Path(__file__).parent / "corpus"
-MAX_SEED = 16 << 10
+DATA = Path(__file__).parent / "data"
 TIME = 1_700_000_000
 
 
@@ -223,6 +228,66 @@ def claim_seeds() -> Iterator[bytes]:
     yield b"golang.org/x/mod v0.17.0 h1:zY54UmvipHiNd+pm+m0x9KhZ9hl1/7QNMyxXbc6ICqA=\n"
 
 
+def _ledger(folder: str) -> Iterator[tuple[str, bytes]]:
+    for path in sorted((VECTORS_DIR / folder).glob("ledger_*.committed")):
+        yield path.name, path.read_bytes()
+
+
+def ccf_ledger_seeds() -> Iterator[bytes]:
+    for name, data in _ledger("ccf-ledger-expired-service"):
+        yield name.encode() + b"\n" + data
+    # Small chunks of real transactions, for the fuzzer to start below its length limit.
+    name, data = next(_ledger("ccf-ledger-cts-canary"))
+    chunk = parse_chunk(data, name)
+    for n in (1, 2, 3):
+        small = encode_chunk([t.raw for t in chunk.transactions[:n]])
+        yield f"ledger_1-{n}.committed\n".encode() + small
+
+
+def _scitt_files() -> list[bytes]:
+    out = []
+    for folder in ("scitt-ccf-ledger-signed-statements", "scitt-esrp-cts-transparent-statement"):
+        out += [p.read_bytes() for p in sorted((VECTORS_DIR / folder).glob("*.cose"))]
+    return out
+
+
+def scitt_statement_seeds() -> Iterator[bytes]:
+    yield from _scitt_files()
+
+
+def cose_sign1_seeds() -> Iterator[bytes]:
+    yield from _scitt_files()
+    yield from scitt_receipt_seeds()
+
+
+def scitt_receipt_seeds() -> Iterator[bytes]:
+    folder = VECTORS_DIR / "cose-receipts-draft-examples"
+    yield from (p.read_bytes() for p in sorted(folder.glob("*.cbor")))
+    for data in _scitt_files():
+        for item in receipt_items(decode_statement(data)):
+            if isinstance(item, bytes):
+                yield item
+
+
+def ccf_json_receipt_seeds() -> Iterator[bytes]:
+    yield load("ccf-json-receipt-docs-example.txt")["receipt-json"]
+
+
+def trust_store_seeds() -> Iterator[bytes]:
+    yield (VECTORS_DIR / "scitt-esrp-cts-transparent-statement" / "esrp-cts-db.json").read_bytes()
+
+
+def ct_sth_seeds() -> Iterator[bytes]:
+    yield load("static-ct-rfc6962-notes.txt")["argon2024-get-sth-json"]
+
+
+def ct_leaf_seeds() -> Iterator[bytes]:
+    # A MerkleTreeLeaf around a real certificate: the leaf of an x5chain of a SCITT statement.
+    for data in _scitt_files()[:2]:
+        cert = x5chain(decode_statement(data).protected[X5CHAIN])[0]
+        yield encode_leaf(TimestampedEntry(1_700_000_000_000, 0, cert))
+
+
 SEEDS = {
     "note": note_seeds,
     "checkpoint": checkpoint_seeds,
@@ -238,16 +303,24 @@ SEEDS = {
     "network_file": network_file_seeds,
     "log_list": log_list_seeds,
     "claim": claim_seeds,
+    "ccf_ledger": ccf_ledger_seeds,
+    "cose_sign1": cose_sign1_seeds,
+    "scitt_statement": scitt_statement_seeds,
+    "scitt_receipt": scitt_receipt_seeds,
+    "ccf_json_receipt": ccf_json_receipt_seeds,
+    "trust_store": trust_store_seeds,
+    "ct_sth": ct_sth_seeds,
+    "ct_leaf": ct_leaf_seeds,
 }
 
 
 def write(target: str, seeds: Iterable[bytes]) -> int:
-    """Write each seed (at most MAX_SEED bytes) as corpus/<target>/<sha256>; count new files."""
+    """Write each seed (up to the target's max_len) as corpus/<target>/<sha256>; count new ones."""
     folder = CORPUS / target
     folder.mkdir(parents=True, exist_ok=True)
     new = 0
     for seed in seeds:
-        if len(seed) > MAX_SEED:
+        if len(seed) > TARGETS[target].max_len:
             continue
         path = folder / hashlib.sha256(seed).hexdigest()
         if not path.exists():
@@ -257,6 +330,9 @@ def write(target: str, seeds: Iterable[bytes]) -> int:
 
 
 def main() -> None:
+    DATA.mkdir(exist_ok=True)
+    store = VECTORS_DIR / "scitt-esrp-cts-transparent-statement" / "esrp-cts-db.json"
+    (DATA / store.name).write_bytes(store.read_bytes())
     for target, seeds in SEEDS.items():
         print(f"{target}: {write(target, seeds())} new seeds")
 

@@ -40,12 +40,23 @@ from gossip.reconcile import (
 )
 from monitor.claims import CLAIM_TYPES, parse_entry
 from monitor.errors import MonitorError
+from tlog.ccf.chunk import parse_chunk
+from tlog.ccf.tx import parse_transaction
+from tlog.ccf.verify import verify_chunks
 from tlog.checkpoint import open_checkpoint, parse_checkpoint
+from tlog.cose.sign1 import decode_sign1
 from tlog.cosignature import cosignature_timestamp, parse_cosigner_vkey
+from tlog.ct.der import certificate_names
+from tlog.ct.leaf import parse_leaf
+from tlog.ct.sth import parse_sth_json
 from tlog.errors import TlogError
 from tlog.keys import parse_private_key, parse_vkey
 from tlog.note import parse_note, verify_note
 from tlog.policy import parse_policy, verify_cosigned_checkpoint
+from tlog.scitt.ccf_json_receipt import parse_ccf_json_receipt
+from tlog.scitt.receipt import parse_receipt
+from tlog.scitt.statement import verify_receipt_file, verify_statement
+from tlog.scitt.trust_store import parse_trust_store
 from tlog.tiles import decode_entry_bundle, parse_hash_tile, parse_tile_path
 from witness.decide import LogState, Reject, decide, parse_request, verify_request
 from witness.errors import WitnessError
@@ -63,6 +74,7 @@ class Target:
     run: Callable[[bytes], object]
     accepted: tuple[type[Exception], ...] = ACCEPTED
     about: str = ""
+    max_len: int = 16 << 10  # inputs larger than the largest seed rarely help and run slowly
 
 
 def _text(data: bytes) -> str | None:
@@ -185,6 +197,50 @@ def claim(data: bytes) -> None:
     parse_entry(data, tuple(CLAIM_TYPES.values()))
 
 
+def ccf_ledger(data: bytes) -> None:
+    # The chunk's file name (it carries the seqno range), a newline, then the chunk.
+    name, _, chunk = data.partition(b"\n")
+    text = _text(name)
+    if text is None:
+        return
+    parsed = parse_chunk(chunk, text)
+    for i, tx in enumerate(parsed.transactions):
+        parse_transaction(tx.raw, file=text, offset=tx.offset, seqno=parsed.first + i)
+    if parsed.first == 1:
+        verify_chunks([(text, chunk)])
+
+
+def cose_sign1(data: bytes) -> None:
+    decode_sign1(data)
+
+
+def scitt_statement(data: bytes) -> None:
+    verify_statement(data, ctx.scitt_trust_store())
+
+
+def scitt_receipt(data: bytes) -> None:
+    parse_receipt(data)
+    verify_receipt_file(data, ctx.scitt_trust_store(), entry_hash=bytes(32))
+
+
+def ccf_json_receipt(data: bytes) -> None:
+    parse_ccf_json_receipt(data)
+
+
+def trust_store(data: bytes) -> None:
+    parse_trust_store(data, "fuzz")
+
+
+def ct_sth(data: bytes) -> None:
+    parse_sth_json(data)
+
+
+def ct_leaf(data: bytes) -> None:
+    entry = parse_leaf(data)
+    with contextlib.suppress(TlogError):
+        certificate_names(entry.certificate)
+
+
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
@@ -213,6 +269,23 @@ TARGETS: dict[str, Target] = {
         Target("vkey", vkey, about="verifier, cosigner and private keys (tlog.keys)"),
         Target("network_file", network_file, about="gossip network files (gossip.membership)"),
         Target("log_list", log_list, about="witness-network logs/v0 lists (witness.loglist)"),
+        Target(
+            "ccf_ledger",
+            ccf_ledger,
+            about="CCF ledger chunks, parsed and verified (tlog.ccf); line 1 is the file name",
+            max_len=64 << 10,
+        ),
+        Target("cose_sign1", cose_sign1, about="COSE_Sign1 over strict CBOR (tlog.cose)"),
+        Target(
+            "scitt_statement",
+            scitt_statement,
+            about="SCITT signed/transparent statements checked with a real trust store",
+        ),
+        Target("scitt_receipt", scitt_receipt, about="COSE receipts, RFC 9942 (tlog.scitt)"),
+        Target("ccf_json_receipt", ccf_json_receipt, about="CCF JSON write receipts"),
+        Target("trust_store", trust_store, about="SCITT trust store documents (tlog.scitt)"),
+        Target("ct_sth", ct_sth, about="RFC 6962 get-sth JSON (tlog.ct.sth)"),
+        Target("ct_leaf", ct_leaf, about="RFC 6962 MerkleTreeLeaf and certificate names"),
         Target(
             "claim",
             claim,

@@ -17,7 +17,7 @@ from fuzz.run import CORPUS, parse_output, run_target
 from fuzz.seeds import SEEDS
 from fuzz.targets import TARGETS, Target, run_one
 
-SECONDS = 4
+SECONDS = 3
 
 
 def test_every_target_has_a_seed_corpus_and_a_seed_builder() -> None:
