@@ -78,6 +78,7 @@ LEDGER_KINDS: dict[str, str] = {
     "ct": "tlog.ct.client:CTLogClient",
     "static-ct": "tlog.ct.static_client:StaticCTClient",
     "scitt": "tlog.scitt.source:ScittSource",
+    "ccf": "tlog.ccf.source:CcfLedgerSource",
 }
 """kind name -> "module:class" of its LedgerSource implementation."""
 
