@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from tlog.keys import Ed25519Signer, generate_signer
 from witnessnet.commands.key import write_key_file
+from witnessnet.demo.procs import LogListening, log_serve_argv
 
 SLOW_SECONDS = 5.0
 
@@ -143,35 +144,20 @@ def stop(procs: Iterable[subprocess.Popen[bytes]]) -> list[int]:
 
 
 @dataclass
-class ForkedLog:
+class ForkedLog(LogListening):
     """A `witnessnet log serve --fork-at` process: the main log and its fork."""
 
     origin: str
     proc: subprocess.Popen[bytes]
     listening: dict[str, Any]
 
-    @property
-    def url(self) -> str:
-        return str(self.listening["url"])
-
-    @property
-    def fork_url(self) -> str:
-        return str(self.listening["fork_url"])
-
-    @property
-    def vkey(self) -> str:
-        return str(self.listening["vkey"])
-
 
 def start_forked_log(directory: Path, origin: str, fork_at: int) -> ForkedLog:
     directory.mkdir(parents=True)
     write_key_file(directory / "log.key", generate_signer(origin))
     log = directory / "stderr.log"
-    argv = [
-        sys.executable, "-m", "witnessnet", "log", "serve", "--dir", str(directory / "log"),
-        "--key", str(directory / "log.key"), "--origin", origin, "--listen", "127.0.0.1:0",
-        "--batch-interval", "0.02", "--fork-at", str(fork_at), "--fork-listen", "127.0.0.1:0",
-    ]  # fmt: skip
+    extra = ["--batch-interval", "0.02", "--fork-at", str(fork_at), "--fork-listen", "127.0.0.1:0"]
+    argv = log_serve_argv(directory / "log", directory / "log.key", origin, extra)
     with open(log, "ab") as stderr:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr)
     return ForkedLog(origin, proc, _listening(proc, f"log {origin}", log))

@@ -214,13 +214,6 @@ async def test_fork_drill_serves_two_inconsistent_checkpoints(
         assert result.returncode == 1 and result.stdout == ""
 
 
-def test_demo_exits_zero() -> None:
-    result = run_cli("demo")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "[5/5] split view" in result.stdout
-    assert result.stdout.rstrip().splitlines()[-1].startswith("OK:")
-
-
 def test_listening_line_and_bad_arguments(tmp_path: Path, signer: Ed25519Signer) -> None:
     result = run_cli("log", "serve", "--dir", str(tmp_path), "--key", str(tmp_path / "log.key"),
                      "--origin", ORIGIN, "--listen", "localhost")  # fmt: skip

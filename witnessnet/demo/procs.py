@@ -146,11 +146,10 @@ class Children:
                     nursery.start_soon(stop_process, child.process)
 
 
-@dataclass(frozen=True)
-class LogProcess:
-    """A running `witnessnet log serve` child and the JSON line it printed when listening."""
+class LogListening:
+    """What the line `witnessnet log serve` prints when it listens says: its URL, its
+    fork's URL (with --fork-at) and its key. A base for classes with a `listening` dict."""
 
-    process: trio.Process
     listening: dict[str, Any]
 
     @property
@@ -164,6 +163,14 @@ class LogProcess:
     @property
     def vkey(self) -> str:
         return str(self.listening["vkey"])
+
+
+@dataclass(frozen=True)
+class LogProcess(LogListening):
+    """A running `witnessnet log serve` child and the JSON line it printed when listening."""
+
+    process: trio.Process
+    listening: dict[str, Any]
 
 
 def log_serve_argv(
