@@ -96,6 +96,7 @@ class _Replay:
         self.report = report
         self.node_certs: dict[str, x509.Certificate] = {}
         self.node_status: dict[str, str] = {}
+        self._endorsed: set[tuple[x509.Certificate, x509.Certificate]] = set()
 
     def fail(self, tx: Transaction, file: str, message: str) -> LedgerVerificationError:
         return LedgerVerificationError(
@@ -198,12 +199,16 @@ class _Replay:
         service = self.report.service_cert
         if service is None:
             raise self.fail(tx, file, "node signature before any service certificate")
+        if (cert, service) in self._endorsed:
+            return
         try:
             cert.verify_directly_issued_by(service)
         except (ValueError, TypeError, InvalidSignature):
             raise self.fail(
                 tx, file, f"node {node_sig.node} certificate is not issued by the service"
             ) from None
+        # The same node signs many roots: check its certificate once per service certificate.
+        self._endorsed.add((cert, service))
 
     def _check_cose(
         self, tx: Transaction, file: str, cose_sig: sigs.CoseRootSignature, root: bytes
