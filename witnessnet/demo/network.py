@@ -222,6 +222,7 @@ async def start_network(directory: Path, children: Children, hook: str, p: Progr
         for child in (log, *(w.child for w in witnesses if w.child), monitor):
             nursery.start_soon(children.listening, child)
     p.step(f"log listening at {log.url} (origin {ORIGIN})")
+    p.detail(f"log key {address.vkey}")
     p.detail(
         f"its fork at {log.listening['fork_url']}: same key and origin, the same first "
         f"{FORK_AT} entries, then a different history"

@@ -115,6 +115,7 @@ def _summary(p: Progress, detections: tuple[Detection, ...], keep_dir: bool, dir
     p.line("SUMMARY")
     p.line(render_table(detections))
     p.line()
+    p.line("Check a .evidence file yourself: witnessnet evidence verify FILE --log-vkey LOGKEY")
     if not keep_dir:
         p.line(f"(files are under {dir}, removed on exit: use --keep-dir to keep them)")
 
@@ -133,74 +134,98 @@ def _status(p: Progress, net: Network) -> None:
     p.line(f"  files    {net.directory}")
 
 
-async def run_demo(options: Options, out: IO[str]) -> int:
-    """Run the demo; the exit status (see witnessnet.commands.demo)."""
-    p = Progress(out)
-    directory = Path(tempfile.mkdtemp(prefix="witnessnet-demo-"))
-    children = Children()
-    receiver = Receiver()
-    claim, fork = _detections(witness_names())
-    failure: str | None = None
-    interrupted = False
-    kept_up = False
-    try:
-        async with trio.open_nursery() as nursery:
+class DemoRun:
+    """One run: what it has started, what it has seen, and how it ended."""
 
-            async def on_signal() -> None:
-                nonlocal interrupted
-                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for _ in signals:
-                        interrupted = True
-                        steps_scope.cancel()
-                        wait_scope.cancel()
+    def __init__(self, options: Options, out: IO[str]) -> None:
+        self.options = options
+        self.p = Progress(out)
+        self.directory = Path(tempfile.mkdtemp(prefix="witnessnet-demo-"))
+        self.children = Children()
+        self.receiver = Receiver()
+        self.claim, self.fork = _detections(witness_names())
+        self.failure: str | None = None
+        self.interrupted = False
+        self.kept_up = False
+        self.steps_scope = trio.CancelScope()
+        self.wait_scope = trio.CancelScope()
 
-            steps_scope = trio.CancelScope(deadline=trio.current_time() + options.timeout)
-            wait_scope = trio.CancelScope()
-            nursery.start_soon(on_signal)
-            await nursery.start(receiver.serve)
-            p.step(f"files in {directory}; alerts go to the webhook {receiver.hook}")
-            steps: Steps | None = None
-            net: Network | None = None
-            async with httpx.AsyncClient(timeout=10) as http:
-                with steps_scope:
-                    try:
-                        net = await start_network(directory, children, receiver.hook, p)
-                        steps = Steps(net, http, receiver, children, p.detail)
-                        await _run_steps(steps, net, fork, claim, p)
-                    except FAILURES as e:
-                        failure = f"{type(e).__name__}: {e}"
-                if steps_scope.cancelled_caught and not interrupted:
-                    waiting = steps.waiting_for if steps else "the network to start"
-                    failure = f"timed out after {options.timeout:.0f} s waiting for {waiting}"
-            if interrupted:
-                p.line("interrupted: stopping the network")
+    async def watch_signals(self) -> None:
+        """SIGINT or SIGTERM end the steps or the --keep-running wait, never the cleanup."""
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                self.interrupted = True
+                self.steps_scope.cancel()
+                self.wait_scope.cancel()
+
+    async def steps(self, http: httpx.AsyncClient) -> Network | None:
+        """Start the network and run every step, within --timeout; the network, if it
+        started. A failure or timeout is recorded, not raised."""
+        net: Network | None = None
+        steps: Steps | None = None
+        self.steps_scope.deadline = trio.current_time() + self.options.timeout
+        with self.steps_scope:
+            try:
+                net = await start_network(self.directory, self.children, self.receiver.hook, self.p)
+                steps = Steps(net, http, self.receiver, self.children, self.p.detail)
+                await _run_steps(steps, net, self.fork, self.claim, self.p)
+            except FAILURES as e:
+                self.failure = f"{type(e).__name__}: {e}"
+        if self.steps_scope.cancelled_caught and not self.interrupted:
+            waiting = steps.waiting_for if steps else "the network to start"
+            self.failure = f"timed out after {self.options.timeout:.0f} s waiting for {waiting}"
+        return net
+
+    async def run(self) -> int:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self.watch_signals)
+                await nursery.start(self.receiver.serve)
+                self.p.step(f"files in {self.directory}; alerts go to {self.receiver.hook}")
+                async with httpx.AsyncClient(timeout=10) as http:
+                    net = await self.steps(http)
+                if self.interrupted:
+                    self.p.line("interrupted: stopping the network")
+                else:
+                    _summary(self.p, (self.claim, self.fork), self.options.keep_dir, self.directory)
+                    if self.options.keep_running and net is not None and self.failure is None:
+                        await self.keep_up(net)
+                nursery.cancel_scope.cancel()
+        finally:
+            await self.children.stop_all()
+            if self.options.keep_dir:
+                self.p.line(f"kept {self.directory}")
             else:
-                _summary(p, (claim, fork), options.keep_dir, directory)
-                if options.keep_running and net is not None and failure is None:
-                    _status(p, net)
-                    kept_up = True
-                    with wait_scope:
-                        await trio.sleep_forever()
-                    p.line("stopping the network")
-            nursery.cancel_scope.cancel()
-    finally:
-        await children.stop_all()
-        if options.keep_dir:
-            p.line(f"kept {directory}")
-        else:
-            shutil.rmtree(directory, ignore_errors=True)
-    if interrupted and not kept_up:
-        p.line("interrupted")
-        return EXIT_INTERRUPTED
-    if failure is not None:
-        p.line(f"FAILED: {failure}")
-        return EXIT_MISSED
-    missed = [d for d in (claim, fork) if not d.caught]
-    if missed:
+                shutil.rmtree(self.directory, ignore_errors=True)
+        return self.verdict()
+
+    async def keep_up(self, net: Network) -> None:
+        _status(self.p, net)
+        self.kept_up = True
+        with self.wait_scope:
+            await trio.sleep_forever()
+        self.p.line("stopping the network")
+
+    def verdict(self) -> int:
+        """The exit status, with its reason as the last line."""
+        if self.interrupted and not self.kept_up:
+            self.p.line("interrupted")
+            return EXIT_INTERRUPTED
+        if self.failure is not None:
+            self.p.line(f"FAILED: {self.failure}")
+            return EXIT_MISSED
+        missed = [d for d in (self.claim, self.fork) if not d.caught]
         for d in missed:
             who = ", ".join(short(n) for n in d.missed) or "-"
             problems = "; ".join(d.problems) or "-"
-            p.line(f"FAILED: {d.attack.splitlines()[0]}: missed by {who}; problems: {problems}")
-        return EXIT_MISSED
-    p.line(f"OK: both attacks were caught, with evidence, in {p.elapsed():.1f} s")
-    return EXIT_OK
+            attack = " ".join(d.attack.split())
+            self.p.line(f"FAILED: {attack}: missed by {who}; problems: {problems}")
+        if missed:
+            return EXIT_MISSED
+        self.p.line(f"OK: both attacks were caught, with evidence, in {self.p.elapsed():.1f} s")
+        return EXIT_OK
+
+
+async def run_demo(options: Options, out: IO[str]) -> int:
+    """Run the demo; the exit status (see witnessnet.commands.demo)."""
+    return await DemoRun(options, out).run()
