@@ -102,7 +102,7 @@ def sign1_from_item(item: Any, what: str, *, tagged: bool) -> CoseSign1:
         raise MalformedCoseError(f"{what}: protected header must be a byte string")
     protected = cbor.decode(protected_bytes, f"{what} protected header") if protected_bytes else {}
     if not isinstance(protected, Mapping):
-        raise MalformedCoseError(f"{what}: protected header must encode a map")
+        raise MalformedCoseError(f"{what}: protected header must be a map")
     if not isinstance(unprotected, Mapping):
         raise MalformedCoseError(f"{what}: unprotected header must be a map")
     for where, headers in (("protected", protected), ("unprotected", unprotected)):

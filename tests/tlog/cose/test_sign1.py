@@ -105,7 +105,7 @@ def _prot(m: dict) -> bytes:
         (b"\x9f\x40\xa0\xf6\x40\xff", "indefinite"),
         (cbor2.dumps([_prot({1: -7}), {1: -7}, None, b""]), "both protected and unprotected"),
         (cbor2.dumps([b"", {1: -7}, None, b""]), r"alg \(1\) must be in the protected"),
-        (cbor2.dumps([_prot([1]), {}, None, b""]), "must encode a map"),
+        (cbor2.dumps([_prot([1]), {}, None, b""]), "protected header must be a map"),
         (cbor2.dumps(["x", {}, None, b""]), "protected header must be a byte string"),
         (cbor2.dumps([b"", [], None, b""]), "unprotected header must be a map"),
         (cbor2.dumps([b"", {}, "text", b""]), "payload must be a byte string or nil"),
