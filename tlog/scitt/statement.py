@@ -42,6 +42,7 @@ from tlog.scitt.errors import (
 )
 from tlog.scitt.legacy_receipt import parse_legacy_receipt
 from tlog.scitt.receipt import (
+    VDS_RFC9162_SHA256,
     Receipt,
     SignedRoot,
     parse_receipt,
@@ -121,7 +122,7 @@ def _issuer_checks(
             key, key_from = trusted.key, f"trust store {trusted.source}"
     if key is not None:
         checks.append(_signature_check(statement, key, key_from, payload))
-        checks.append(_identity_check(iss, certs, key, store, kid))
+        checks.append(_identity_check(iss, certs, key, store))
     return checks
 
 
@@ -156,9 +157,7 @@ def _signature_check(statement: CoseSign1, key: Any, key_from: str, payload: byt
     return Check(name, OK, f"{alg_name(statement.alg)} by {key_from}")
 
 
-def _identity_check(
-    iss: str | None, certs: list[Any], key: Any, store: TrustStore | None, kid: bytes | None
-) -> Check:
+def _identity_check(iss: str | None, certs: list[Any], key: Any, store: TrustStore | None) -> Check:
     """Is the signing key the issuer's? did:x509 resolution, or the issuer's key in the store."""
     name = "issuer identity"
     if iss is not None and iss.startswith("did:x509:") and certs:
@@ -257,7 +256,12 @@ def check_receipt(
             key_check = Check("service key", OK, f"trust store {trusted.source}")
         except KeyUnavailableError as e:
             key_check = Check("service key", UNAVAILABLE, str(e))
-    need_leaf = receipt.inclusion and entry is None and entry_hash is None and receipt.vds == 1
+    need_leaf = (
+        receipt.inclusion
+        and entry is None
+        and entry_hash is None
+        and receipt.vds == VDS_RFC9162_SHA256
+    )
     if need_leaf:
         checks.append(
             Check("proof", UNAVAILABLE, "RFC9162_SHA256 inclusion: no entry or leaf hash given")
