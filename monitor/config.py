@@ -9,11 +9,17 @@
     stall_after = 3600          # seconds without a newer verified checkpoint before a
                                 # log-stalled warning; 0: never
 
+    watch_domains = ["example.com", ".example.org"]   # CT: names to report certificates for
+    watch_list = "domains.txt"                 # CT: more of them, one per line (# comments)
+
     [[logs]]
     name = "firmware"                          # optional, default: the origin
+    kind = "tiles"                             # tiles (default), ct or static-ct
     origin = "example.com/firmware"
     vkey = "example.com/firmware+01234567+AbC..."
-    url = "https://example.com/firmware/"      # the tlog-tiles base URL
+    url = "https://example.com/firmware/"      # the tlog-tiles base URL (ct: the RFC 6962
+                                               # prefix before /ct/v1/; static-ct: the
+                                               # monitoring prefix)
     claims = ["firmware"]                      # claim types; [] = audit only
     policy = "witnesses.policy"                # optional C2SP tlog-policy: the witness quorum
     checkpoints = ["https://w.example/<hex>/checkpoint"]   # optional cosigned checkpoint sources
@@ -63,16 +69,19 @@ from urllib.parse import urlsplit
 from monitor.claims import CLAIM_TYPES, ClaimType
 from monitor.errors import ConfigError
 from monitor.rules import Rules, Signers
+from monitor.watchlist import WatchList, parse_watch_list
 from tlog.errors import PolicyError, TlogError
-from tlog.keys import parse_vkey, split_key
+from tlog.keys import RFC6962Verifier, parse_vkey, split_key
 from tlog.note import Verifier
 from tlog.policy import LOG_KEY_TYPES, Policy, parse_policy
 from tlog.tiles import TILE_WIDTH
 
 _TOP = {"state", "poll_interval", "batch_size", "connections", "timeout", "logs", "components",
         "providers", "issuers", "identities", "sinks", "alerts", "listen",
-        "stall_after"}  # fmt: skip
-_LOG = {"name", "origin", "vkey", "url", "claims", "policy", "checkpoints"}
+        "stall_after", "watch_domains", "watch_list"}  # fmt: skip
+_LOG = {"name", "origin", "vkey", "url", "claims", "policy", "checkpoints", "kind"}
+MONITOR_KINDS = ("tiles", "ct", "static-ct")
+"""Ledger kinds a monitor follows: their sources yield entries and give inclusion proofs."""
 _SIGNERS = {"name", "signers", "threshold", "builds"}
 _ISSUER = {"name", "certificates"}
 _IDENTITY = {"name", "keys"}
@@ -92,6 +101,7 @@ class LogConfig:
     claims: tuple[ClaimType, ...]
     policy: Policy | None = None
     checkpoints: tuple[str, ...] = ()
+    kind: str = "tiles"
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +286,15 @@ def _log(c: _Checker, raw: Any, i: int) -> LogConfig:
         for j, u in enumerate(c.strings(t, "checkpoints", f"{key}.checkpoints"))
     )
     name = c.string(t, "name", f"{key}.name", required=False) or origin
-    return LogConfig(name, origin, vkey, verifier, url, tuple(claims), policy, checkpoints)
+    kind = c.string(t, "kind", f"{key}.kind", required=False) or "tiles"
+    if kind not in MONITOR_KINDS:
+        known = ", ".join(MONITOR_KINDS)
+        raise c.fail(f"{key}.kind", f"unknown kind {kind!r}; a monitor follows {known}")
+    if kind in ("ct", "static-ct") and not isinstance(verifier, RFC6962Verifier):
+        raise c.fail(f"{key}.vkey", f"a {kind} log is verified with its type 0x05 (RFC 6962) vkey")
+    if kind in ("ct", "static-ct") and verifier.name != origin:
+        raise c.fail(f"{key}.origin", f"must be the name of the log's 0x05 vkey, {verifier.name!r}")
+    return LogConfig(name, origin, vkey, verifier, url, tuple(claims), policy, checkpoints, kind)
 
 
 def _signers(c: _Checker, raw: Any, key: str) -> Signers:
@@ -345,7 +363,23 @@ def _rules(c: _Checker, top: dict[str, Any]) -> Rules:
         _named(c, providers, "providers"),
         _named(c, issuers, "issuers"),
         MappingProxyType(identities),
+        _watch(c, top),
     )
+
+
+def _watch(c: _Checker, top: dict[str, Any]) -> WatchList:
+    entries = list(c.strings(top, "watch_domains", "watch_domains"))
+    where = f"{c.name}: watch_domains"
+    if "watch_list" in top:
+        value = c.string(top, "watch_list", "watch_list")
+        try:
+            text = c.read("watch_list", value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise c.fail("watch_list", f"{value} is not UTF-8") from None
+        inline = parse_watch_list(entries, where)
+        listed = parse_watch_list(text.split("\n"), f"{c.file(value)}: line")
+        return WatchList(inline.exact | listed.exact, inline.subtrees | listed.subtrees)
+    return parse_watch_list(entries, where)
 
 
 def _sinks(c: _Checker, top: dict[str, Any]) -> tuple[SinkConfig, ...]:

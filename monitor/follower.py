@@ -22,6 +22,14 @@ A pass (``run_pass``):
 
 A kill at any point loses at most the uncommitted batch, which the next pass
 checks again from the committed cursor: every entry is checked once.
+
+Logs of another ledger kind (``ct``, ``static-ct``) are read through their
+tlog.ledger source: the log's own head comes from ``fetch_checkpoint`` (an RFC
+6962 STH as a checkpoint), entries from ``entries`` and their leaf hashes from
+``leaf_hash``. Without hash tiles, a batch that ends before the checkpoint's
+size is checked with the log's consistency proof from the batch's tree to the
+checkpoint's (the recomputed prefix root must be an ancestor of the signed
+root), and inclusion proofs for findings come from the source.
 """
 
 from __future__ import annotations
@@ -43,11 +51,19 @@ from monitor.progress import Progress
 from monitor.rules import Memory, Remembered, Rules, Violation, check_entry
 from monitor.sources import checkpoint_urls, fetch_notes
 from monitor.store import Cursor, Store, Verified
-from monitor.tree import Prefix, bundle_leaf_hashes, leaf_hashes, right_nodes, root_with_right
+from monitor.tree import (
+    BUNDLE_BYTES,
+    Prefix,
+    bundle_leaf_hashes,
+    leaf_hashes,
+    right_nodes,
+    root_with_right,
+)
 from tlog import merkle
 from tlog.checkpoint import parse_checkpoint
-from tlog.errors import ProofError
-from tlog.merkle import RFC6962, verify_consistency, verify_inclusion
+from tlog.errors import ProofError, TlogError
+from tlog.ledger import LedgerSource, open_source
+from tlog.merkle import HASH_SIZE, RFC6962, verify_consistency, verify_inclusion
 from tlog.note import Note
 from tlog.tiles import (
     TILE_WIDTH,
@@ -140,14 +156,32 @@ class Follower:
         self.tiles = TiledLogClient(
             log.url, [log.verifier], http, origin=log.origin, timeout=timeout
         )
+        self.source: LedgerSource = self.tiles
+        if log.kind != "tiles":
+            self.source = open_source(
+                log.kind, log.url, [log.verifier], http, origin=log.origin, timeout=timeout
+            )
         self.bundles = BundleFetcher(log.url, connections=connections, timeout=timeout)
         self._tile_cache: dict[TileRef, bytes] = {}
         self._found = 0
         self._result = PassResult(log.name, 0, 0, 0, 0)
 
+    async def _own_head(self) -> list[tuple[str, bytes]]:
+        """The head the log's source serves, as a checkpoint note (none if it fails)."""
+        try:
+            signed = await self.source.fetch_checkpoint()
+        except TlogError as e:
+            logger.warning("checkpoint source failed", extra={"url": self.log.url, "error": str(e)})
+            return []
+        return [(self.log.url, signed.note.to_bytes())]
+
     async def _choose(self) -> Candidate:
-        urls = checkpoint_urls(self.log.url, self.log.checkpoints)
-        sources = await fetch_notes(self.http, urls, self.timeout)
+        if self.log.kind == "tiles":
+            urls = checkpoint_urls(self.log.url, self.log.checkpoints)
+            sources = await fetch_notes(self.http, urls, self.timeout)
+        else:
+            own = await self._own_head()
+            sources = own + await fetch_notes(self.http, self.log.checkpoints, self.timeout)
         selection = select_checkpoint(sources, self.log.verifier, self.log.origin, self.log.policy)
         for a, b in selection.conflicts:
             size = parse_checkpoint(a.text).size
@@ -190,7 +224,7 @@ class Follower:
                     {"checkpoints": [previous, _note_text(target.note)]},
                 )
             return True
-        proof = await self.tiles.consistency_proof(cursor.size, cp.size)
+        proof = await self.source.consistency_proof(cursor.size, cp.size)
         try:
             verify_consistency(cursor.size, cp.size, cursor.root, cp.root, proof)
         except ProofError as e:
@@ -215,10 +249,21 @@ class Follower:
             self._tile_cache.update(await self.tiles.fetch_tiles(missing))
         return TileHashReader(size, {ref: self._tile_cache[ref] for ref in refs})
 
-    async def _root(self, prefix: Prefix, size: int) -> bytes:
-        """The root of the tree of size from prefix and the log's tiles right of it."""
+    async def _root(self, prefix: Prefix, size: int, root: bytes) -> bytes:
+        """The root of the tree of size from prefix and the log's tiles right of it.
+
+        For a source without tiles: root itself if the log's consistency proof
+        shows the prefix's tree is an ancestor of it, else the prefix's root.
+        """
         if prefix.size == size:
             return prefix.root()
+        if self.log.kind != "tiles":
+            proof = await self.source.consistency_proof(prefix.size, size, size)
+            try:
+                verify_consistency(prefix.size, size, prefix.root(), root, proof)
+            except ProofError:
+                return prefix.root()
+            return root
         nodes = right_nodes(prefix, size)
         reader = await self._reader((tile_for_node(lv, i, size) for lv, i in nodes), size)
         return root_with_right(prefix, size, reader.node_hash)
@@ -235,21 +280,32 @@ class Follower:
         out = []
         for index, violation in found:
             entry = entries[index - start]
-            reader = await self._reader(tiles_needed_for_inclusion(index, cp.size), cp.size)
-            proof = merkle.inclusion_proof(index, cp.size, reader.node_hash)
+            proof = await self._inclusion_proof(index, cp.size)
             verify_inclusion(RFC6962.leaf(entry), index, cp.size, proof, cp.root)
             out.append(
                 entry_finding(self.log.name, self.log.origin, index, entry, violation, note, proof)
             )
         return out
 
+    async def _inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        if self.log.kind == "tiles":
+            reader = await self._reader(tiles_needed_for_inclusion(index, size), size)
+            return merkle.inclusion_proof(index, size, reader.node_hash)
+        prove = getattr(self.source, "inclusion_proof", None)
+        if prove is None:
+            raise NoCheckpointError(f"a {self.log.kind} source gives no inclusion proofs")
+        proof: list[bytes] = await prove(index, size)
+        return proof
+
     async def _batch(
         self, cursor: Cursor, prefix: Prefix, entries: list[bytes], target: Candidate
     ) -> Cursor:
         cp = target.checkpoint
-        root = await self._root(prefix, cp.size)
+        root = await self._root(prefix, cp.size, cp.root)
         if root != cp.root:
             what = "the entries" if prefix.size == cp.size else "the entries and the hash tiles"
+            if self.log.kind != "tiles" and prefix.size != cp.size:
+                what = "the entries and the log's consistency proof"
             await self._lied(
                 "root-mismatch",
                 f"{what} up to {prefix.size} do not hash to the root of checkpoint {cp.size}",
@@ -307,6 +363,9 @@ class Follower:
         prefix = cursor.prefix.copy()
         entries: list[bytes] = []
         self.progress.update(self.log.name, 0, size - start)
+        if self.log.kind != "tiles":
+            await self._audit_entries(cursor, prefix, target)
+            return
         async with self.bundles.bundles(cursor.next, size, size) as bundles:
             async for ref, data in bundles:
                 skip = max(0, prefix.size - ref.index * TILE_WIDTH)
@@ -318,4 +377,30 @@ class Follower:
                     entries = []
                     self._result = PassResult(self.log.name, start, cursor.next, size, self._found)
                     self.progress.update(self.log.name, cursor.next - start, size - start)
+        self.progress.finish(self.log.name, cursor.next - start, size - start)
+
+    async def _audit_entries(self, cursor: Cursor, prefix: Prefix, target: Candidate) -> None:
+        """The audit loop over a source's entries (kinds without entry bundles)."""
+        start, size = cursor.next, target.checkpoint.size
+        entries: list[bytes] = []
+
+        async def commit(cursor: Cursor) -> Cursor:
+            hashes = b"".join(self.source.leaf_hash(e) for e in entries)
+            # Leaves up to a tile boundary one by one, then whole tiles as subtrees.
+            head = min(len(hashes), (-prefix.size % TILE_WIDTH) * HASH_SIZE)
+            prefix.append_leaves(hashes[:head])
+            for i in range(head, len(hashes), BUNDLE_BYTES):
+                prefix.append_bundle(hashes[i : i + BUNDLE_BYTES])
+            cursor = await self._batch(cursor, prefix, entries, target)
+            self._result = PassResult(self.log.name, start, cursor.next, size, self._found)
+            self.progress.update(self.log.name, cursor.next - start, size - start)
+            return cursor
+
+        async for entry in self.source.entries(cursor.next, size, size):
+            entries.append(entry)
+            if len(entries) == self.batch_size:
+                cursor = await commit(cursor)
+                entries = []
+        if entries:
+            cursor = await commit(cursor)
         self.progress.finish(self.log.name, cursor.next - start, size - start)

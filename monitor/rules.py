@@ -13,7 +13,9 @@ Rules, each the name of the findings it raises:
   release whose digest differs from (or has no) attested digest for its version;
 - ``unexpected-key``: a watched identity bound to a key it is not expected to have;
 - ``module-hash-changed``: a module version (or its go.mod) logged with a
-  second, different hash.
+  second, different hash;
+- ``watched-domain``: a CT certificate or precertificate for a name on the
+  watch list (monitor.watchlist), like certspotter's notifications.
 
 Rules that compare with earlier entries use a Memory (per log) of what they
 have seen: the latest authorised release per component and the first hash
@@ -28,9 +30,10 @@ from types import MappingProxyType
 from typing import Protocol
 
 from monitor import semver
-from monitor.claims import Claim, ClaimType, parse_entry
+from monitor.claims import Claim, ClaimType, ct, parse_entry
 from monitor.cose import verify_with_certificate
 from monitor.errors import MalformedClaimError
+from monitor.watchlist import WatchList
 from tlog.alert import AlertClass
 from tlog.note import Note, Verifier
 
@@ -41,6 +44,7 @@ ROLLBACK = "rollback"
 BUILD = "reproducible-build"
 KEY = "unexpected-key"
 MODULE = "module-hash-changed"
+WATCHED = "watched-domain"
 INTEGRITY = "integrity"
 
 SEVERITY: Mapping[str, AlertClass] = MappingProxyType(
@@ -51,6 +55,7 @@ SEVERITY: Mapping[str, AlertClass] = MappingProxyType(
         BUILD: "page",
         KEY: "page",
         MODULE: "page",
+        WATCHED: "warn",
         UNKNOWN: "warn",
         MALFORMED: "warn",
     }
@@ -84,6 +89,7 @@ class Rules:
     providers: Mapping[str, Signers] = field(default_factory=lambda: MappingProxyType({}))
     issuers: Mapping[str, Signers] = field(default_factory=lambda: MappingProxyType({}))
     identities: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+    domains: WatchList = field(default_factory=WatchList)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +226,15 @@ def _module(claim: Claim, index: int, memory: Memory) -> list[Violation]:
     return [Violation(MODULE, reason, claim, first.index)]
 
 
+def _watched(claim: Claim, domains: WatchList) -> list[Violation]:
+    hits = domains.matches(ct.names(claim))
+    if not hits:
+        return []
+    what = claim.fields["entry_type"]
+    listed = ", ".join(f"{name} (watching {entry})" for name, entry in hits.items())
+    return [Violation(WATCHED, f"{what} for watched names: {listed}", claim)]
+
+
 def check_claim(claim: Claim, index: int, rules: Rules, memory: Memory) -> list[Violation]:
     """The violations of one claim of the entry at index."""
     if claim.type in RELEASE_TYPES:
@@ -230,6 +245,8 @@ def check_claim(claim: Claim, index: int, rules: Rules, memory: Memory) -> list[
         return _module(claim, index, memory)
     if claim.type == "scitt":
         return _authorised(claim, rules.issuers, "issuer") or []
+    if claim.type == "ct":
+        return _watched(claim, rules.domains)
     raise ValueError(f"no rules for claim type {claim.type!r}")
 
 

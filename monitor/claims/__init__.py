@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from monitor.claims import firmware, gosum, keybinding, release, scitt
+from monitor.claims import ct, firmware, gosum, keybinding, release, scitt
 from monitor.claims.claim import Claim
 from monitor.errors import MalformedClaimError
 
@@ -29,7 +29,7 @@ class ClaimType:
     parse: Callable[[bytes], tuple[Claim, ...]]
 
 
-_MODULES = (firmware, release, keybinding, gosum, scitt)
+_MODULES = (firmware, release, keybinding, gosum, scitt, ct)
 CLAIM_TYPES: Mapping[str, ClaimType] = MappingProxyType(
     {m.TYPE: ClaimType(m.TYPE, m.sniff, m.parse) for m in _MODULES}
 )

@@ -19,6 +19,7 @@ from monitor.claims.release import release_text
 from monitor.cose import decode_sign1, verify_with_certificate
 from monitor.errors import MalformedClaimError
 from tests.monitor.helpers import ALICE, PUBLISHER, binding, firmware, gosum, release
+from tests.tlog.ct.helpers import precert_entry, x509_entry
 from tests.vectors import VECTORS_DIR, load
 from tlog.note import sign_note
 
@@ -249,6 +250,7 @@ def test_parse_entry_dispatches_by_first_bytes() -> None:
         "key-binding": binding("a@example.com", ALICE.vkey()),
         "gosum": gosum("example.com/m", "v1.0.0"),
         "scitt": (SCITT_DIR / "cts-hashv-cwtclaims-b64url.cose").read_bytes(),
+        "ct": x509_entry(1, ["a.test"]).leaf,
     }
     for kind, entry in samples.items():
         assert [t.name for t in types if t.sniff(entry)] == [kind]
@@ -266,6 +268,7 @@ def valid_entries() -> dict[str, list[bytes]]:
         "key-binding": [binding("alice@example.com", ALICE.vkey())],
         "gosum": [gosum("golang.org/x/text", "v0.3.0")],
         "scitt": scitt,
+        "ct": [x509_entry(1, ["a.test"], cn="a.test").leaf, precert_entry(2, ["*.b.test"]).leaf],
     }
 
 

@@ -92,7 +92,7 @@ def line_of(text: str, needle: str, nth: int = 0) -> int:
         ("poll_interval = 30", "poll_intervall = 30", "poll_intervall", "poll_intervall"),
         ('url = "http://127.0.0.1:8080"', 'url = "ftp://x"', "logs[1].url", "ftp://"),
         (f'vkey = "{LOG_KEY.vkey()}"', f'vkey = "{ALICE.vkey()}x"', "logs[0].vkey", 'x"'),
-        ('claims = []', 'claims = ["ct"]', "logs[1].claims[0]", 'claims = ["ct"]'),
+        ('claims = []', 'claims = ["pgp"]', "logs[1].claims[0]", 'claims = ["pgp"]'),
         ("threshold = 2", "threshold = 3", "components[0].threshold", "threshold"),
         ('"1.0.0" = "', '"1.0.0" = "0', "components[0].builds", "builds"),
         ('certificates = ["', 'certificates = ["0', "issuers[0].certificates[0]", "certificates"),

@@ -7,17 +7,14 @@ answers); a static-ct-api directory is served by a static file server.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import trio
 
+from tests.monitor.helpers import static_server
 from tests.tlog.ct.helpers import (
     CTEntry,
     ct_signer,
@@ -102,25 +99,6 @@ async def test_ct_api_source_refuses_the_wrong_key(tmp_path: Path) -> None:
             CTLogClient(log.url, [generate_signer(ORIGIN).verifier()], http)
         with pytest.raises(KeyMaterialError, match="named"):
             CTLogClient(log.url, [wrong], http, origin="other")
-
-
-@asynccontextmanager
-async def static_server(directory: Path) -> AsyncIterator[str]:
-    command = [sys.executable, "-m", "tests.monitor.static_server", str(directory)]
-    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
-    try:
-        assert process.stdout is not None
-        line = b""
-        with trio.fail_after(20):
-            while not line.endswith(b"\n"):
-                chunk = await process.stdout.receive_some(1)
-                assert chunk, "static server did not start"
-                line += chunk
-        yield str(json.loads(line)["url"])
-    finally:
-        process.terminate()
-        with trio.CancelScope(shield=True):
-            await process.wait()
 
 
 async def test_static_ct_source_reads_data_tiles(tmp_path: Path) -> None:
