@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -82,3 +83,39 @@ def test_help_teaches() -> None:
     assert r.returncode == 0
     for word in ("Exit status", "COSE", "seqno", "committed"):
         assert word in r.stdout
+
+
+def test_vkey_and_checkpoint_verify_offline_with_note_verify(tmp_path: Path) -> None:
+    origin = "cts-canary.confidential-ledger.azure.com"
+    ledger = str(LEDGERS["cts-canary"])
+    vkey = run("vkey", "--origin", origin, ledger)
+    assert vkey.returncode == 0, vkey.stderr
+    note = run("checkpoint", "--origin", origin, ledger)
+    assert note.returncode == 0, note.stderr
+    lines = note.stdout.splitlines()
+    assert lines[:2] == [origin, "14"]
+    assert base64.b64decode(lines[2]).hex() == expected_roots("cts-canary")[14]
+    check = subprocess.run(
+        [sys.executable, "-m", "witnessnet", "note", "verify", "--vkey", vkey.stdout.strip()],
+        input=note.stdout,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert check.returncode == 0 and check.stdout.strip() == origin, check.stderr
+    tampered = note.stdout.replace(lines[1], "13", 1)
+    bad = subprocess.run(
+        [sys.executable, "-m", "witnessnet", "note", "verify", "--vkey", vkey.stdout.strip()],
+        input=tampered,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1
+
+
+def test_old_ledger_has_no_checkpoint_and_says_why() -> None:
+    r = run("checkpoint", "--origin", "x.example", str(LEDGERS["expired-service"]))
+    assert r.returncode == 1 and "none with a COSE root signature" in r.stderr
+    assert run("vkey", "--origin", "x.example", str(LEDGERS["expired-service"])).returncode == 0
+    assert run("vkey", "--origin", "x.example", "/nonexistent").returncode == 2

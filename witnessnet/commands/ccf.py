@@ -119,6 +119,60 @@ def cmd_verify_ledger(args: argparse.Namespace) -> int:
     return EXIT_INVALID if problem is not None else EXIT_VALID
 
 
+def _service_cert(path: str) -> Any:
+    """The service certificate of a PEM file, or the current one of a ledger."""
+    from tlog.ccf.files import verify_ledger
+    from tlog.ccf.signatures import load_cert
+
+    p = Path(path)
+    if p.is_file() and not p.name.endswith(".committed"):
+        return load_cert(p.read_bytes()), None
+    report = verify_ledger([p])
+    report.raise_for_problem()
+    return report.service_cert, report
+
+
+def cmd_vkey(args: argparse.Namespace) -> int:
+    from tlog.ccf.errors import CcfError
+    from tlog.ccf.heads import service_verifier
+    from tlog.ccf.signatures import SignatureFormatError
+    from tlog.errors import TlogError
+
+    if not Path(args.source).exists():
+        print(f"witnessnet ccf vkey: {args.source}: no such file or directory", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        cert, _ = _service_cert(args.source)
+        if cert is None:
+            raise CcfError(f"{args.source}: the ledger records no service certificate")
+        print(service_verifier(args.origin, cert).vkey())
+    except (CcfError, SignatureFormatError, TlogError) as e:
+        print(f"witnessnet ccf vkey: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_VALID
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    from tlog.ccf.errors import CcfError
+    from tlog.ccf.heads import checkpoint_note, latest_cose_root, service_verifier
+    from tlog.errors import TlogError
+
+    if not Path(args.ledger).exists():
+        print(f"witnessnet ccf checkpoint: {args.ledger}: no such directory", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        cert, report = _service_cert(args.ledger)
+        if report is None:
+            raise CcfError(f"{args.ledger}: give a ledger directory, not a certificate")
+        root = latest_cose_root(report, args.ledger)
+        verifier = service_verifier(args.origin, root.service_cert or cert)
+        sys.stdout.write(checkpoint_note(args.origin, root, verifier).to_bytes().decode())
+    except (CcfError, TlogError) as e:
+        print(f"witnessnet ccf checkpoint: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_VALID
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "ccf",
@@ -136,3 +190,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("paths", nargs="+", metavar="DIR", help="ledger directory or chunk files")
     v.add_argument("--json", action="store_true", help="print a JSON report instead of text")
     v.set_defaults(func=cmd_verify_ledger)
+    k = ps.add_parser(
+        "vkey",
+        help="print the note vkey of a CCF service's COSE root signatures",
+        description="Print the vkey (type 0xff witnessnet/ccf-cose-root/v1, docs/ccf.md) "
+        "with which witnesses verify checkpoints made from the service's COSE-signed roots. "
+        "SOURCE is the service certificate (PEM) or a ledger directory, whose current "
+        "service certificate is used after the ledger verifies. Check the certificate "
+        "out of band: the vkey is the trust anchor.",
+        epilog="Exit status: 0 printed, 1 the ledger or certificate is invalid, 2 usage.\n\n"
+        "Example:\n  witnessnet ccf vkey --origin ledger.example.com service_cert.pem",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    k.add_argument("source", metavar="SOURCE", help="service certificate PEM or ledger directory")
+    k.add_argument("--origin", required=True, help="checkpoint origin, also the key name")
+    k.set_defaults(func=cmd_vkey)
+    c = ps.add_parser(
+        "checkpoint",
+        help="print the newest COSE-signed root of a ledger as a checkpoint note",
+        description="Verify the ledger, then print its newest COSE-signed root as a C2SP "
+        "checkpoint note signed with the service's COSE signature (docs/ccf.md). Ledgers "
+        "without COSE root signatures (CCF before 5) have none; the error says so.",
+        epilog="Exit status: 0 printed, 1 invalid ledger or no COSE-signed root, 2 usage.",
+    )
+    c.add_argument("ledger", metavar="DIR", help="ledger directory or chunk file")
+    c.add_argument("--origin", required=True, help="checkpoint origin, also the key name")
+    c.set_defaults(func=cmd_checkpoint)
