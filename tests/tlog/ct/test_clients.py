@@ -7,6 +7,8 @@ answers); a static-ct-api directory is served by a static file server.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,7 +25,7 @@ from tests.tlog.ct.helpers import (
     write_static_ct,
     x509_entry,
 )
-from tlog.ct.client import CTLogClient
+from tlog.ct.client import CTLogClient, parse_entries_json
 from tlog.ct.errors import CTFormatError
 from tlog.ct.leaf import parse_leaf
 from tlog.ct.static_client import StaticCTClient
@@ -160,3 +162,33 @@ async def test_reference_ct_api_refuses_bad_requests(tmp_path: Path) -> None:
             assert resp.status_code == 400, query
         unknown = "get-proof-by-hash?hash=" + "A" * 43 + "%3D&tree_size=3"
         assert (await http.get(f"{base}/{unknown}")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"entries": [], "more": 1}', "exactly"),
+        (b'{"entries": [{"leaf_input": "AA=="}]}', "leaf_input and extra_data"),
+        (b'{"entries": [{"leaf_input": "AA", "extra_data": ""}]}', "base64"),
+        (b'{"entries": {}}', "exactly"),
+    ],
+)
+def test_get_entries_answers_are_parsed_strictly(body: bytes, message: str) -> None:
+    with pytest.raises(CTFormatError, match=message):
+        parse_entries_json(body, "get-entries")
+
+
+def test_get_entries_answer_round_trip() -> None:
+    body = b'{"entries": [{"leaf_input": "AAE=", "extra_data": ""}]}'
+    assert parse_entries_json(body, "get-entries") == [(b"\x00\x01", b"")]
+
+
+def test_log_serve_refuses_a_bad_ct_key(tmp_path: Path) -> None:
+    write_key_file(tmp_path / "log.key", generate_signer(ORIGIN))
+    (tmp_path / "ct.pem").write_text("not a key\n")
+    command = [sys.executable, "-m", "witnessnet", "log", "serve", "--dir", str(tmp_path / "d"),
+               "--key", str(tmp_path / "log.key"), "--origin", ORIGIN,
+               "--listen", "127.0.0.1:0", "--ct-key", str(tmp_path / "ct.pem")]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--ct-key" in result.stderr and "PEM" in result.stderr
