@@ -5,9 +5,9 @@ The network: a reference log with its fork drill, two gossiping witnesses, one f
 main log and one the fork (so they find a split view and hold evidence), and, where the
 monitor serves /metrics, a monitor following the log. The witnesses also meet the faults
 that make their error counters exist: a log and a log list at a dead address, a webhook that
-cannot be reached, an add-checkpoint for an unknown log and a malformed gossip message. The
-scrape config is deploy/prometheus/prometheus.yml with the targets and intervals replaced,
-and Prometheus evaluates deploy/prometheus/rules/witnessnet.yml.
+cannot be reached, an add-checkpoint for an unknown log, one over the body size limit and a
+malformed gossip message. The scrape config is deploy/prometheus/prometheus.yml with the
+targets and intervals replaced, and Prometheus evaluates deploy/prometheus/rules/witnessnet.yml.
 """
 
 from __future__ import annotations
@@ -181,6 +181,8 @@ def net(
             for url in urls:
                 assert http.post(f"{url}/add-checkpoint", content=unknown).status_code == 404
                 assert http.post(f"{url}/gossip/v1", content=b"\x00junk").status_code == 400
+                big = b"x" * (65 * 1024)  # over the 64 KiB limit: witness_limited_requests
+                assert http.post(f"{url}/add-checkpoint", content=big).status_code == 413
             monitor = None
             if MONITOR_LISTEN:
                 proc, monitor = _start_monitor(tmp, log)
