@@ -49,7 +49,7 @@ from gossip.errors import (
 from tlog.checkpoint import Checkpoint, parse_checkpoint
 from tlog.cosignature import CosignatureV1Verifier
 from tlog.errors import CheckpointError, MalformedNoteError, MalformedProofError, NoteError
-from tlog.keys import Ed25519Signer, Ed25519Verifier
+from tlog.keys import Ed25519Signer, Ed25519Verifier, tree_hash_rule
 from tlog.merkle import roots_from_consistency_proof
 from tlog.note import Note, Verifier, is_valid_key_name, parse_note, verify_note
 
@@ -514,7 +514,8 @@ def _verify_inconsistent(
         raise NotProofError("the empty tree is a prefix of every tree: size 0 proves nothing")
     start = a.root if f.prefix_root is None else f.prefix_root
     try:
-        prefix, root = roots_from_consistency_proof(a.size, b.size, start, f.proof)
+        rule = tree_hash_rule(log_verifiers)  # the log's key type fixes its hash rule
+        prefix, root = roots_from_consistency_proof(a.size, b.size, start, f.proof, rule)
     except MalformedProofError as e:
         raise MalformedEvidenceError(f"consistency proof: {e}") from None
     if root != b.root:

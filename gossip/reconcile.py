@@ -60,6 +60,7 @@ from gossip.messages import (
 )
 from tlog.checkpoint import Checkpoint, parse_checkpoint
 from tlog.errors import CheckpointError, MalformedNoteError, NoteError, ProofError
+from tlog.keys import tree_hash_rule
 from tlog.merkle import verify_consistency
 from tlog.note import MAX_SIGNATURES, Note, Verifier, parse_note, verify_note
 
@@ -309,7 +310,8 @@ def check_proof(
     if mine.root is None or mine.note is None:
         return Advance(cp.origin, 0, (), note)
     try:
-        verify_consistency(mine.size, cp.size, mine.root, cp.root, proof)
+        rule = tree_hash_rule(log_verifiers)  # CCF services: tlog.merkle.CCF
+        verify_consistency(mine.size, cp.size, mine.root, cp.root, proof, rule)
         return Advance(cp.origin, mine.size, tuple(proof), note)
     except ProofError as e:
         failure = str(e)

@@ -20,7 +20,7 @@ import binascii
 import hashlib
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from tlog.checkpoint import parse_checkpoint
 from tlog.errors import CheckpointError, MalformedKeyError, UnsupportedAlgorithmError
+from tlog.merkle import CCF, RFC6962, HashRule
 from tlog.note import Verifier, is_valid_key_name
 
 ALG_ED25519 = 0x01
@@ -276,6 +277,21 @@ def _ccf_header_ok(header: Mapping[Any, Any], size: int, spki: bytes) -> bool:
         return False
     kid = header.get(4)
     return kid is None or kid == hashlib.sha256(spki).hexdigest().encode("ascii")
+
+
+def tree_hash_rule(verifiers: Iterable[Verifier]) -> HashRule:
+    """The Merkle hash rule a log's keys imply: CCF for CCF COSE root keys, else RFC 6962.
+
+    A CCF service's heads are only verifiable with a CcfCoseVerifier, and its consistency
+    proofs only under the CCF rule, so the key alone tells a witness, a gossip peer or an
+    offline evidence checker which rule to verify proofs with. Mixing kinds is refused.
+    """
+    kinds = {isinstance(v, CcfCoseVerifier) for v in verifiers}
+    if len(kinds) > 1:
+        raise UnsupportedAlgorithmError(
+            "a log's keys mix CCF COSE root keys with others: no single Merkle hash rule"
+        )
+    return CCF if kinds == {True} else RFC6962
 
 
 def ccf_cose_signature(protected: bytes, signature: bytes) -> bytes:

@@ -23,6 +23,7 @@ from tlog.keys import (
     CCF_COSE_ROOT_ID,
     CcfCoseVerifier,
     ccf_cose_signature,
+    generate_signer,
     key_id,
     parse_vkey,
 )
@@ -156,3 +157,16 @@ def test_ledgers_without_cose_signatures_have_no_head() -> None:
         latest_cose_root(report)
     with pytest.raises(NoSignedHeadError, match="only a node signature"):
         checkpoint_note("x", report.signed_roots[-1], _verifier())
+
+
+def test_tree_hash_rule_follows_the_key_type() -> None:
+    from tlog.errors import UnsupportedAlgorithmError
+    from tlog.keys import tree_hash_rule
+    from tlog.merkle import CCF, RFC6962
+
+    ed = generate_signer("log.example").verifier()
+    assert tree_hash_rule([_verifier()]) is CCF
+    assert tree_hash_rule([ed]) is RFC6962
+    assert tree_hash_rule([]) is RFC6962
+    with pytest.raises(UnsupportedAlgorithmError):
+        tree_hash_rule([ed, _verifier()])
