@@ -28,7 +28,7 @@ import yaml
 
 from monitor.config import MonitorConfig
 from tests.deploy.conftest import PrometheusTools
-from tests.deploy.promql import RULES, SCRAPE_CONFIG, named_metrics
+from tests.deploy.promql import RULES, SCRAPE_CONFIG, alert_rules, named_metrics
 from tests.gossip.procs import (
     ForkedLog,
     WitnessSpec,
@@ -260,3 +260,18 @@ def test_equivocation_alert_fires_for_both_witnesses(net: Net) -> None:
 
     instances = {u.removeprefix("http://") for u in net.witnesses}
     wait_for("the equivocation alert to fire", lambda: firing() == instances, DEADLINE)
+
+
+def test_every_rule_evaluates_without_error(net: Net) -> None:
+    """On real series: no rule fails at evaluation (e.g. a many-to-many match)."""
+
+    def rules() -> list[dict[str, Any]]:
+        groups = net.http.get(f"{net.prometheus}/api/v1/rules").json()["data"]["groups"]
+        return [rule for group in groups for rule in group["rules"]]
+
+    def all_evaluated() -> bool:
+        return all(r["health"] != "unknown" for r in rules())
+
+    wait_for("every rule to be evaluated", all_evaluated, DEADLINE)
+    assert {r["name"]: r["health"] for r in rules()} == {r["name"]: "ok" for r in rules()}
+    assert {r["name"] for r in rules()} == {r["alert"] for r in alert_rules()}
