@@ -153,6 +153,21 @@ def test_sigint_during_keep_running_stops_every_daemon_and_removes_the_directory
     assert not directory.exists()
 
 
+def test_sigint_while_daemons_start_exits_130_and_leaves_nothing_behind() -> None:
+    demo = subprocess.Popen(DEMO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert demo.stdout is not None
+    first = demo.stdout.readline()
+    started = demo.stdout.readline()
+    assert "started the log, 5 witnesses and the monitor" in started, first + started
+    demo.send_signal(signal.SIGINT)
+    rest, _ = demo.communicate(timeout=60)
+    assert demo.returncode == 130, first + started + rest
+    assert rest.rstrip().splitlines()[-1].startswith("INTERRUPTED")
+    directory = demo_directory(first)
+    assert not directory.exists()
+    assert not processes_naming(directory)
+
+
 def test_a_timeout_fails_clearly_and_leaves_nothing_behind() -> None:
     run = subprocess.run([*DEMO, "--timeout", "2"], capture_output=True, text=True, timeout=90)
     assert run.returncode == 1, run.stdout + run.stderr

@@ -209,7 +209,7 @@ class DemoRun:
     def verdict(self) -> int:
         """The exit status, with its reason as the last line."""
         if self.interrupted and not self.kept_up:
-            self.p.line("interrupted")
+            self.p.line("INTERRUPTED before the end: nothing was concluded")
             return EXIT_INTERRUPTED
         if self.failure is not None:
             self.p.line(f"FAILED: {self.failure}")
