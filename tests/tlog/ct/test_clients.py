@@ -7,6 +7,7 @@ answers); a static-ct-api directory is served by a static file server.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.monitor.helpers import static_server
 from tests.tlog.ct.helpers import (
@@ -192,3 +195,9 @@ def test_log_serve_refuses_a_bad_ct_key(tmp_path: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "--ct-key" in result.stderr and "PEM" in result.stderr
+
+
+@given(st.one_of(st.binary(max_size=300), st.text(max_size=300)))
+def test_get_entries_parse_raises_only_format_errors(data: bytes | str) -> None:
+    with contextlib.suppress(CTFormatError):
+        parse_entries_json(data if isinstance(data, bytes) else data.encode(), "get-entries")
