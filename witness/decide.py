@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 from tlog.checkpoint import Checkpoint, parse_checkpoint, parse_hash, parse_size
 from tlog.errors import CheckpointError, NoteError, ProofError
-from tlog.merkle import verify_consistency
+from tlog.keys import tree_hash_rule
+from tlog.merkle import RFC6962, HashRule, verify_consistency
 from tlog.note import Note, Verifier, check_text, parse_note, verify_note
 from witness.errors import MalformedRequestError
 
@@ -76,6 +77,8 @@ class Verified:
 
     request: AddCheckpointRequest
     checkpoint: Checkpoint
+    rule: HashRule = RFC6962
+    """The log's Merkle hash rule, implied by its key type (tlog.keys.tree_hash_rule)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +231,7 @@ def verify_request(
             Reason.OLD_AFTER_NEW,
             f"old size {request.old_size} is larger than the checkpoint size {checkpoint.size}",
         )
-    return Verified(request, checkpoint)
+    return Verified(request, checkpoint, tree_hash_rule(verifiers))
 
 
 def decide(state: LogState, verified: Verified, now: float) -> Accept | Reject:
@@ -259,7 +262,7 @@ def decide(state: LogState, verified: Verified, now: float) -> Accept | Reject:
     # of every tree: there is no old root to compare.
     old_root = cp.root if state.root is None else state.root
     try:
-        verify_consistency(old, cp.size, old_root, cp.root, proof)
+        verify_consistency(old, cp.size, old_root, cp.root, proof, verified.rule)
     except ProofError as e:
         return Reject(Reason.BAD_PROOF, f"consistency proof: {e}")
     new = LogState(cp.origin, cp.size, cp.root, request.note, now)
