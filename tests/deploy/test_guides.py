@@ -57,3 +57,21 @@ def test_guide_commands_exist(guide) -> None:
                 assert re.search(rf"{re.escape(flag)}\b", text), (
                     f"{guide.name}: witnessnet {' '.join(command)} has no {flag}"
                 )
+
+
+def anchors(path) -> set[str]:
+    """GitHub's anchors for the Markdown headings of `path`."""
+    headings = re.findall(r"^#+ (.+)$", path.read_text(), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.name)
+def test_guide_links_resolve(guide) -> None:
+    for target in re.findall(r"\]\(([^)\s]+)\)", guide.read_text()):
+        if target.startswith(("http://", "https://")):
+            continue
+        file, _, anchor = target.partition("#")
+        path = (guide.parent / file) if file else guide
+        assert path.is_file(), f"{guide.name}: {target}"
+        if anchor:
+            assert anchor in anchors(path), f"{guide.name}: {target}"

@@ -3,7 +3,6 @@ firing and not firing, has a severity of docs/alerts.md and a runbook section th
 
 from __future__ import annotations
 
-import re
 import subprocess
 
 import pytest
@@ -11,6 +10,7 @@ import yaml
 
 from tests.deploy.conftest import PrometheusTools
 from tests.deploy.promql import RULE_TESTS, RULES, SCRAPE_CONFIG, alert_rules, metric_names
+from tests.deploy.test_guides import anchors
 
 GUIDE = RULES.parents[3] / "docs" / "operator-guide.md"
 
@@ -56,19 +56,14 @@ def test_every_alert_is_tested_firing_and_not_firing() -> None:
     assert alerts - quiet == set(), "alerts never tested quiet"
 
 
-def _slug(heading: str) -> str:
-    """GitHub's anchor for a Markdown heading."""
-    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-
-
 def test_alerts_have_a_class_and_a_runbook_section() -> None:
-    anchors = {_slug(m) for m in re.findall(r"^#+ (.+)$", GUIDE.read_text(), re.MULTILINE)}
+    sections = anchors(GUIDE)
     for rule in alert_rules():
         assert rule["labels"]["severity"] in ("page", "warn"), rule["alert"]
         url = rule["annotations"]["runbook_url"]
         path, _, anchor = url.partition("#")
         assert path == "docs/operator-guide.md", rule["alert"]
-        assert anchor == rule["alert"].lower() and anchor in anchors, rule["alert"]
+        assert anchor == rule["alert"].lower() and anchor in sections, rule["alert"]
 
 
 @pytest.mark.parametrize(
