@@ -177,17 +177,37 @@ def _address() -> str:
     return f"127.0.0.1:{free_port()}"
 
 
-async def start_network(directory: Path, children: Children, hook: str, p: Progress) -> Network:
-    """Write every key and config under `directory`, start every daemon at once (ports are
-    chosen beforehand, since each config names the others' URLs), and return once the log
-    and every witness listen, and the monitor serves its status page."""
+@dataclass
+class Plan:
+    """The network on disk before anything runs: keys, configs and chosen addresses."""
+
+    directory: Path
+    log: LogAddress
+    log_argv: list[str]
+    witnesses: list[WitnessNode]
+    witness_configs: list[Path]
+    monitor_config: Path
+    policy_text: str
+    publisher: Ed25519Signer
+    attacker: Ed25519Signer
+
+
+def write_network(directory: Path, hook: str) -> Plan:
+    """Write every key and config under `directory`. Ports are chosen here, before any
+    daemon runs, since each config names the others' URLs."""
     keys = directory / "keys"
     keys.mkdir()
     log_key = _key(keys, "log.key", ORIGIN)
     publisher = _key(keys, "publisher.key", "release.demo.witnessnet.example")
     attacker = _key(keys, "unknown.key", "release.attacker.example")
     listen, fork_listen = _address(), _address()
-    address = LogAddress(f"http://{listen}", f"http://{fork_listen}", log_key.vkey())
+    log = LogAddress(f"http://{listen}", f"http://{fork_listen}", log_key.vkey())
+    (directory / "log").mkdir()
+    log_args = ["--batch-interval", "0.05", "--fork-at", str(FORK_AT), "--fork-listen", fork_listen]
+    log_argv = log_serve_argv(
+        directory / "log" / "data", keys / "log.key", ORIGIN, log_args, listen
+    )
+
     witnesses = []
     for i, name in enumerate(witness_names()):
         node_dir = directory / f"w{i}"
@@ -198,52 +218,61 @@ async def start_network(directory: Path, children: Children, hook: str, p: Progr
         directory / "network.txt",
         [f"witness {w.name} {w.signer.vkey()} {w.url}" for w in witnesses],
     )
-    policy_text = _policy_text(address.vkey, witnesses)
+    configs = [_witness_config(w, log, network_file, hook) for w in witnesses]
+
+    policy_text = _policy_text(log.vkey, witnesses)
     monitor_dir = directory / "monitor"
     monitor_dir.mkdir()
     _write(monitor_dir / "policy.txt", [policy_text.rstrip("\n")])
-    monitor_config = _monitor_config(monitor_dir, address, witnesses, publisher.vkey(), hook)
+    monitor_config = _monitor_config(monitor_dir, log, witnesses, publisher.vkey(), hook)
+    return Plan(
+        directory, log, log_argv, witnesses, configs, monitor_config, policy_text, publisher,
+        attacker,
+    )  # fmt: skip
 
-    log_dir = directory / "log"
-    log_dir.mkdir()
-    log_args = ["--batch-interval", "0.05", "--fork-at", str(FORK_AT)]
-    log_args += ["--fork-listen", fork_listen]
-    argv = log_serve_argv(log_dir / "data", keys / "log.key", ORIGIN, log_args, listen)
-    log = await children.start("log", argv, log_dir / "stderr.log")
-    for w in witnesses:
-        config = _witness_config(w, address, network_file, hook)
+
+async def start_network(directory: Path, children: Children, hook: str, p: Progress) -> Network:
+    """Write the network under `directory`, start every daemon at once, and return once
+    the log and every witness listen and the monitor serves its status page."""
+    plan = write_network(directory, hook)
+    log = await children.start("log", plan.log_argv, directory / "log" / "stderr.log")
+    for w, config in zip(plan.witnesses, plan.witness_configs, strict=True):
         argv = witnessnet_argv("witness", "serve", "--init", "--config", str(config))
         w.child = await children.start(w.name, argv, w.directory / "stderr.log")
-    argv = witnessnet_argv("monitor", "run", "--config", str(monitor_config))
-    monitor = await children.start("monitor", argv, monitor_dir / "stderr.log")
-    p.step(f"started the log, {len(witnesses)} witnesses and the monitor; waiting for them")
-
+    argv = witnessnet_argv("monitor", "run", "--config", str(plan.monitor_config))
+    monitor = await children.start("monitor", argv, plan.monitor_config.parent / "stderr.log")
+    p.step(f"started the log, {len(plan.witnesses)} witnesses and the monitor; waiting for them")
     async with trio.open_nursery() as nursery:
-        for child in (log, *(w.child for w in witnesses if w.child), monitor):
+        for child in (log, *(w.child for w in plan.witnesses if w.child), monitor):
             nursery.start_soon(children.listening, child)
-    p.step(f"log listening at {log.url} (origin {ORIGIN})")
-    p.detail(f"log key {address.vkey}")
+    net = Network(
+        directory,
+        log,
+        plan.witnesses,
+        monitor,
+        parse_policy(plan.policy_text),
+        plan.publisher,
+        plan.attacker,
+        plan.monitor_config.parent / "findings.jsonl",
+    )
+    _report(net, p)
+    return net
+
+
+def _report(net: Network, p: Progress) -> None:
+    p.step(f"log listening at {net.log.url} (origin {ORIGIN})")
+    p.detail(f"log key {net.log_vkey}")
     p.detail(
-        f"its fork at {log.listening['fork_url']}: same key and origin, the same first "
+        f"its fork at {net.log.listening['fork_url']}: same key and origin, the same first "
         f"{FORK_AT} entries, then a different history"
     )
     fork = ", ".join(f"w{i}" for i in ON_FORK)
     interval = GOSSIP["interval_seconds"]
-    p.step(f"{len(witnesses)} witnesses listening, gossiping every ~{interval} s ({fork} follow "
-           "the fork):")  # fmt: skip
-    for w in witnesses:
+    p.step(f"{len(net.witnesses)} witnesses listening, gossiping every ~{interval} s ({fork} "
+           "follow the fork):")  # fmt: skip
+    for w in net.witnesses:
         p.detail(f"w{w.index} {w.url}  {w.signer.vkey()}")
     p.step(
-        f"monitor listening at {monitor.url}: needs {QUORUM} of {WITNESSES} witness "
-        f"cosignatures; releases must be signed by {publisher.name}"
-    )
-    return Network(
-        directory,
-        log,
-        witnesses,
-        monitor,
-        parse_policy(policy_text),
-        publisher,
-        attacker,
-        monitor_dir / "findings.jsonl",
+        f"monitor listening at {net.monitor.url}: needs {QUORUM} of {WITNESSES} witness "
+        f"cosignatures; releases must be signed by {net.publisher.name}"
     )
