@@ -318,7 +318,11 @@ def main() -> None:
         time.sleep(1.0)  # let the flood ramp up before timing
         loaded = asyncio.run(good_client(port, bodies, args.interval, args.duration))
         out, _ = flooder.communicate(timeout=args.duration + 120)
-        text = metrics(port)
+        try:
+            text = metrics(port)
+        except OSError as e:
+            log = (Path(tmp) / "stderr.log").read_text()[-3000:]
+            raise SystemExit(f"cannot read the witness's metrics ({e}); its stderr:\n{log}")
     flood_counts = json.loads(out)
     print(f"witness flood bench ({os.cpu_count()} cores; limits {json.dumps(LIMITS)})")
     print(f"well-behaved log, one advance per {args.interval * 1000:.0f} ms (cosign latency, ms):")

@@ -14,6 +14,7 @@ import hypercorn.trio
 import trio
 from starlette.routing import BaseRoute
 
+from witness import connguard
 from witness.config import WitnessConfig
 from witness.errors import ConfigError
 from witness.feeder import Feeder
@@ -85,6 +86,7 @@ def start_pullers(
 
 
 def hypercorn_config(config: WitnessConfig) -> hypercorn.config.Config:
+    connguard.install()
     hc = hypercorn.config.Config()
     host = f"[{config.host}]" if ":" in config.host else config.host
     hc.bind = [f"{host}:{config.port}"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tlog.cosignature import CosignatureV1Signer
 from tlog.errors import TlogError
@@ -30,10 +30,12 @@ class KeyRing:
     previous_until: float = 0.0
     clock: Callable[[], float] = time.time
 
-    @property
-    def blocking(self) -> bool:
+    blocking: bool = field(init=False)
+
+    def __post_init__(self) -> None:
         keys = [self.current] if self.previous is None else [self.current, self.previous]
-        return any(getattr(s.key, "blocking", False) for s in keys)
+        # Checked on every cosignature: computed once.
+        object.__setattr__(self, "blocking", any(getattr(s.key, "blocking", False) for s in keys))
 
     def active(self) -> tuple[CosignatureV1Signer, ...]:
         """The keys that cosign at this moment, current first."""

@@ -95,6 +95,11 @@ class WitnessMetrics:
             ["limit"],
             registry=self.registry,
         )
+        self.connection_errors = Counter(
+            "witness_http_connection_errors",
+            "Connections ended by a failure inside the HTTP server (witness.connguard).",
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "witness_add_checkpoint_seconds",
             "Time from a whole request body to its outcome (verify, commit, sign).",

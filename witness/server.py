@@ -205,6 +205,8 @@ def _endpoint(path: str) -> str:
     return "/<origin hash>/checkpoint" if path.endswith("/checkpoint") else "other"
 
 
+_GONE = (trio.BusyResourceError, trio.BrokenResourceError, trio.ClosedResourceError)
+
 # Requests worth an operator's attention by default; 200s and 409s are routine.
 _NOTABLE = {
     r.label
@@ -265,8 +267,16 @@ class _App:
                 await self.add_checkpoint(scope, receive, send_status, fields)
             else:
                 await self.pages(scope, receive, send_status)
+        except _GONE as e:
+            # The client closed (or hypercorn is closing) the connection mid-answer.
+            fields["error"] = f"connection closed while answering: {e!r}"
         finally:
             self.finish(scope, status, start, fields)
+
+    def connection_failed(self, exc: Exception) -> None:
+        """Called by witness.connguard when hypercorn's handler of a connection failed."""
+        self.witness.metrics.connection_errors.inc()
+        log.warning("connection failed", extra={"error": repr(exc)})
 
     async def add_checkpoint(
         self, scope: Scope, receive: Receive, send: Send, fields: dict[str, Any]
