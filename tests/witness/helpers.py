@@ -81,11 +81,13 @@ def write_config(
     *,
     key: Ed25519Signer = WITNESS_KEY,
     tiles: dict[str, str] | None = None,
+    ledgers: dict[str, tuple[str, str]] | None = None,
     top: dict[str, object] | None = None,
 ) -> Path:
     """A witness directory (key, config; no database) named after `key` (example.com/witness).
 
-    `tiles` maps origins to tiles URLs; `top` sets more top-level keys (e.g. poll_interval).
+    `tiles` maps origins to tiles URLs, `ledgers` origins to (kind, url) of any ledger
+    kind; `top` sets more top-level keys (e.g. poll_interval).
     """
     directory.mkdir(parents=True, exist_ok=True)
     key_file = directory / "witness.key"
@@ -105,6 +107,9 @@ def write_config(
             lines.append(f"qpd = {qpd}")
         if tiles and origin in tiles:
             lines.append(f"tiles_url = {json.dumps(tiles[origin])}")
+        if ledgers and origin in ledgers:
+            kind, url = ledgers[origin]
+            lines += [f"kind = {json.dumps(kind)}", f"url = {json.dumps(url)}"]
     config = directory / "witness.toml"
     config.write_text("\n".join(lines) + "\n")
     return config
