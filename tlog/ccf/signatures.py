@@ -29,6 +29,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
+from tlog.ccf.errors import CcfError
 from tlog.ccf.tx import DIGEST_SIZE, Transaction
 from tlog.cose import headers as cose_headers
 from tlog.cose.errors import CoseError
@@ -47,8 +48,8 @@ MAX_COSE_BYTES = 1 << 16
 _TXID = re.compile(r"(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})")
 
 
-class SignatureFormatError(ValueError):
-    """A signature table row that does not parse; verify.py wraps it with file and seqno."""
+class SignatureFormatError(CcfError):
+    """A signature or governance row that does not parse; verify.py adds file and seqno."""
 
 
 @dataclass(frozen=True, slots=True)

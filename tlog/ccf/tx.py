@@ -204,6 +204,8 @@ def parse_public_domain(
         raise r.fail(f"unknown entry type {raw_type}", 0) from None
     if entry_type is EntryType.SNAPSHOT:
         raise r.fail("a snapshot entry cannot appear in a ledger chunk", 0)
+    if entry_type is EntryType.WRITE_SET_WITH_CLAIMS:
+        raise r.fail("entry type 2 (claims without commit evidence) has no CCF leaf rule", 0)
     pd_seqno = r.i64("seqno")
     claims = r.take(DIGEST_SIZE, "claims digest") if entry_type.has_claims else None
     evidence = (

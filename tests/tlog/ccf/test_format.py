@@ -30,7 +30,6 @@ entry_types = st.sampled_from(
         EntryType.WRITE_SET,
         EntryType.WRITE_SET_WITH_COMMIT_EVIDENCE,
         EntryType.WRITE_SET_WITH_COMMIT_EVIDENCE_AND_CLAIMS,
-        EntryType.WRITE_SET_WITH_CLAIMS,
     ]
 )
 
@@ -195,6 +194,8 @@ def test_strict_structure_errors_name_where() -> None:
         parse_transaction(bytes(bad))
     with pytest.raises(MalformedLedgerError, match="snapshot"):
         parse_public_domain(bytes([1]) + bytes(16))
+    with pytest.raises(MalformedLedgerError, match="seqno 9, offset 0: entry type 2"):
+        parse_public_domain(bytes([2]) + bytes(80), seqno=9)
 
 
 def test_leaf_rule() -> None:
