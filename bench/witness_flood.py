@@ -59,7 +59,7 @@ LIMITS = {
 }
 FLOOD_ADDRESSES = [f"127.0.1.{i}" for i in range(1, 9)]
 METRICS_ADDRESS = "127.0.2.1"
-CONNECTIONS_PER_ADDRESS = 4
+CONNECTIONS_PER_ADDRESS = 16
 
 
 def good_signer() -> Ed25519Signer:
@@ -144,6 +144,12 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
     await reader.readexactly(int(headers.get("content-length", "0")))
     return status, headers.get("connection", "").lower() == "close"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used."""
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -313,30 +319,41 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, witness_daemon(write_witness(Path(tmp))) as ready:
         port = urlsplit(ready["url"]).port
         assert port is not None
+        pid = ready["pid"]
+        cpu, t = cpu_seconds(pid), time.perf_counter()
         unloaded = asyncio.run(good_client(port, bodies, args.interval, args.duration))
+        busy = [(cpu_seconds(pid) - cpu) / (time.perf_counter() - t)]
         flooder = run_flooder(ready["url"], args.duration + 2)
         time.sleep(1.0)  # let the flood ramp up before timing
+        cpu, t = cpu_seconds(pid), time.perf_counter()
         loaded = asyncio.run(good_client(port, bodies, args.interval, args.duration))
+        busy.append((cpu_seconds(pid) - cpu) / (time.perf_counter() - t))
         out, _ = flooder.communicate(timeout=args.duration + 120)
         try:
             text = metrics(port)
         except OSError as e:
             log = (Path(tmp) / "stderr.log").read_text()[-3000:]
-            raise SystemExit(f"cannot read the witness's metrics ({e}); its stderr:\n{log}")
+            problem = f"cannot read the witness's metrics ({e}); its stderr:\n{log}"
+            raise SystemExit(problem) from None
     flood_counts = json.loads(out)
     print(f"witness flood bench ({os.cpu_count()} cores; limits {json.dumps(LIMITS)})")
     print(f"well-behaved log, one advance per {args.interval * 1000:.0f} ms (cosign latency, ms):")
-    for name, lat in (("unloaded", unloaded), ("under flood", loaded)):
+    for name, lat, used in (("unloaded", unloaded, busy[0]), ("under flood", loaded, busy[1])):
         print(
             f"  {name:12} n={len(lat):4}  p50 {percentile(lat, 50):6.2f}  "
-            f"p99 {percentile(lat, 99):6.2f}  max {max(lat):6.2f}"
+            f"p99 {percentile(lat, 99):6.2f}  max {max(lat):6.2f}   witness CPU {used:4.0%}"
         )
-    print(f"flood from a separate process, {args.duration + 2:g} s:")
+    target = 10 * LIMITS["client_requests_per_second"]
+    print(
+        f"flood from a separate process, {args.duration + 2:g} s, 2 addresses per kind, "
+        f"target {target} req/s per address (10 x the per-client limit):"
+    )
     for kind, c in flood_counts.items():
         if kind == "slow_connections":
             continue
         offered = c.get("offered")
-        rate = f"{offered / (args.duration + 2):7.0f} req/s offered, " if offered else ""
+        per = offered / (args.duration + 2) / 2 if offered else 0
+        rate = f"{per:5.0f} req/s offered per address, " if offered else ""
         answered = {k: v for k, v in c.items() if k != "offered"}
         print(f"  {kind:15} {rate}{answered}")
     print(f"  slow senders: {flood_counts['slow_connections']} connections")
