@@ -19,6 +19,8 @@ import pytest
 from tlog.merkle import RFC6962, verify_inclusion
 from tlog.policy import parse_policy, verify_cosigned_checkpoint
 from witnessnet.commands.key import load_key_file
+from witnessnet.demo.attacks import MONITOR_SOURCE, unexpected_pages
+from witnessnet.demo.receiver import Received
 from witnessnet.demo.summary import Detection, render_table
 
 DEMO = [sys.executable, "-m", "witnessnet", "demo"]
@@ -186,3 +188,23 @@ def test_the_summary_says_who_missed_an_attack(missed: list[str]) -> None:
     assert ("NOT CAUGHT" in table) == bool(missed)
     assert [m for m in WITNESSES if f"MISSED: {m}" in table] == missed
     assert d.caught == (not missed)
+
+
+@pytest.mark.parametrize(
+    ("source", "kind", "cls", "unexpected"),
+    [
+        ("w1", "split-view", "page", False),
+        (MONITOR_SOURCE, "unauthorised-signer", "page", False),
+        (MONITOR_SOURCE, "integrity", "page", False),
+        (MONITOR_SOURCE, "rollback", "page", True),
+        ("w1", "witness-equivocation", "page", True),
+        ("someone", "split-view", "page", True),
+        ("w1", "log-suspicion", "warn", False),
+    ],
+)
+def test_a_page_that_no_attack_explains_is_a_false_alarm(
+    source: str, kind: str, cls: str, unexpected: bool
+) -> None:
+    alert = {"source": source, "kind": kind, "class": cls, "summary": "s"}
+    found = unexpected_pages([Received(0.0, alert)], WITNESSES)
+    assert found == ([f"{source}: {kind}: s"] if unexpected else [])

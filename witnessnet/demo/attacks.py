@@ -12,7 +12,7 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -32,7 +32,7 @@ from tlog.policy import verify_cosigned_checkpoint
 from tlog.tiles_client import TiledLogClient
 from witnessnet.demo.network import COMPONENT, ORIGIN, QUORUM, Network, WitnessNode
 from witnessnet.demo.procs import Children
-from witnessnet.demo.receiver import Receiver
+from witnessnet.demo.receiver import Received, Receiver
 from witnessnet.demo.summary import Detection
 
 MONITOR = "monitor"
@@ -55,6 +55,20 @@ def release_entry(version: str, signer: Ed25519Signer) -> bytes:
     commit = hashlib.sha1(artifact).hexdigest()
     text = release_text(COMPONENT, version, commit, hashlib.sha256(artifact).hexdigest())
     return sign_note(text, [signer]).to_bytes()
+
+
+def unexpected_pages(alerts: Sequence[Received], witnesses: Sequence[str]) -> list[str]:
+    """The pages among `alerts` that the staged attacks do not explain, one line each:
+    anything but the witnesses' split-view pages and the monitor's unauthorised-signer
+    and integrity pages (a monitor that saw the fork proves it as an integrity finding)."""
+    expected = {(w, "split-view") for w in witnesses}
+    expected |= {(MONITOR_SOURCE, "unauthorised-signer"), (MONITOR_SOURCE, "integrity")}
+    return [
+        f"{r.alert.get('source')}: {r.alert.get('kind')}: {r.alert.get('summary')}"
+        for r in alerts
+        if r.alert.get("class") == "page"
+        and (r.alert.get("source"), r.alert.get("kind")) not in expected
+    ]
 
 
 @dataclass(frozen=True)
@@ -113,17 +127,17 @@ class Steps:
         return int(resp.text)
 
     async def publish(self, versions: list[str], signer: Ed25519Signer) -> dict[int, bytes]:
-        """Add one release claim per version, concurrently; {index: entry}."""
+        """Add one release claim per version, in order, so that no version is logged
+        after a higher one (the monitor's rollback rule); {index: entry}."""
         added: dict[int, bytes] = {}
-
-        async def one(version: str) -> None:
+        for version in versions:
             entry = release_entry(version, signer)
             added[await self.add(entry)] = entry
-
-        async with trio.open_nursery() as nursery:
-            for version in versions:
-                nursery.start_soon(one, version)
         return added
+
+    def unexpected_pages(self) -> list[str]:
+        """Pages that no staged attack explains: a false alarm fails the demo too."""
+        return unexpected_pages(self.receiver.alerts(), [w.name for w in self.net.witnesses])
 
     async def cosigned(self, size: int) -> Cosigned:
         """The first checkpoint of at least `size` that a witness serves with a quorum of

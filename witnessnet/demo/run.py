@@ -145,6 +145,7 @@ class DemoRun:
         self.receiver = Receiver()
         self.claim, self.fork = _detections(witness_names())
         self.failure: str | None = None
+        self.false_alarms: list[str] = []
         self.interrupted = False
         self.kept_up = False
         self.steps_scope = trio.CancelScope()
@@ -169,6 +170,7 @@ class DemoRun:
                 net = await start_network(self.directory, self.children, self.receiver.hook, self.p)
                 steps = Steps(net, http, self.receiver, self.children, self.p.detail)
                 await _run_steps(steps, net, self.fork, self.claim, self.p)
+                self.false_alarms = steps.unexpected_pages()
             except FAILURES as e:
                 self.failure = f"{type(e).__name__}: {e}"
         if self.steps_scope.cancelled_caught and not self.interrupted:
@@ -220,7 +222,9 @@ class DemoRun:
             problems = "; ".join(d.problems) or "-"
             attack = " ".join(d.attack.split())
             self.p.line(f"FAILED: {attack}: missed by {who}; problems: {problems}")
-        if missed:
+        for alarm in self.false_alarms:
+            self.p.line(f"FAILED: a page no attack explains: {alarm}")
+        if missed or self.false_alarms:
             return EXIT_MISSED
         self.p.line(f"OK: both attacks were caught, with evidence, in {self.p.elapsed():.1f} s")
         return EXIT_OK
