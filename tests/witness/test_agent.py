@@ -155,3 +155,59 @@ def test_agent_signer_matches_the_file_signer_for_cosignatures(
     from_file = CosignatureV1Signer(Ed25519Signer(NAME, key.private_bytes_raw()))
     assert found.vkey() == from_file.vkey()
     assert found.sign_at(b"body\n", 1234) == from_file.sign_at(b"body\n", 1234)
+
+
+def start_agent(socket: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        ["ssh-agent", "-D", "-a", socket], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while not os.path.exists(socket):
+        assert proc.poll() is None and time.monotonic() < deadline, "ssh-agent did not start"
+        time.sleep(0.02)
+    return proc
+
+
+def test_an_agent_that_goes_away_gets_503_until_it_is_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("ssh-agent") is None:
+        subprocess.run(["bash", str(SETUP)], check=True, timeout=600)
+    socket = str(tmp_path / "agent.sock")
+    monkeypatch.setenv("SSH_AUTH_SOCK", socket)
+    key = ed25519.Ed25519PrivateKey.generate()
+    agent = Agent(socket, [])
+    proc = start_agent(socket)
+    try:
+        fp = agent.add(tmp_path, key)
+        log = ToyLog("agent.test/log", 16)
+        config = write_config(
+            tmp_path / "w", [(log.origin, [log.vkey], None)], top={"key_file": f"ssh-agent:{fp}"}
+        )
+        witness = WitnessProcess(config, "--init")
+        try:
+            with httpx.Client(base_url=witness.url, timeout=20) as http:
+                assert http.post("/add-checkpoint", content=log.body(0, 8)).status_code == 200
+                proc.terminate()
+                proc.wait(timeout=10)  # ssh-agent removes its socket as it exits
+                r = http.post("/add-checkpoint", content=log.body(8, 16))
+                assert r.status_code == 503, r.text
+                assert r.headers["retry-after"] == "1"
+                assert "cannot cosign" in r.text and "ssh-agent" in r.text
+                # The advance was committed before the signature was asked for: the retry
+                # learns the new size (409) and, once the agent is back, is cosigned.
+                proc = start_agent(socket)
+                agent.keys.clear()
+                agent.add(tmp_path / "w", key)
+                r = http.post("/add-checkpoint", content=log.body(8, 16))
+                assert (r.status_code, r.text) == (409, "16\n")
+                r = http.post("/add-checkpoint", content=log.body(16, 16))
+                assert r.status_code == 200, r.text
+                cosigner = CosignatureV1Verifier(NAME, key.public_key().public_bytes_raw())
+                verify_note(parse_note(log.checkpoint(16) + r.content), [cosigner])
+        finally:
+            assert witness.stop() == 0
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
