@@ -117,7 +117,7 @@ class Children:
         self.children.append(child)
         return child
 
-    async def listening(self, child: Child, timeout: float = 30.0) -> dict[str, Any]:
+    async def listening(self, child: Child, timeout: float = 90.0) -> dict[str, Any]:
         """Wait for the child's listening line; ChildError if it dies or stays silent."""
         assert child.process.stdout is not None
         with trio.move_on_after(timeout):
