@@ -115,7 +115,8 @@ def _summary(p: Progress, detections: tuple[Detection, ...], keep_dir: bool, dir
     p.line("SUMMARY")
     p.line(render_table(detections))
     p.line()
-    p.line("Check a .evidence file yourself: witnessnet evidence verify FILE --log-vkey LOGKEY")
+    if any(e.endswith(".evidence") for d in detections for e in d.evidence):
+        p.line("Check a .evidence file yourself: witnessnet evidence verify FILE --log-vkey LOGKEY")
     if not keep_dir:
         p.line(f"(files are under {dir}, removed on exit: use --keep-dir to keep them)")
 
