@@ -219,7 +219,7 @@ def load_cert(pem: bytes) -> x509.Certificate:
     try:
         cert = x509.load_pem_x509_certificate(pem)
         cert.public_key()
-    except (ValueError, UnsupportedAlgorithm) as e:
+    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as e:
         raise SignatureFormatError(f"certificate does not parse ({e})") from None
     return cert
 
