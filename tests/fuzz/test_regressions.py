@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import cbor2
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -21,7 +22,9 @@ from tlog.ccf.signatures import load_cert
 from tlog.cose.errors import MalformedCoseError
 from tlog.cose.headers import X5CHAIN, x5chain
 from tlog.cose.keys import load_certificate
+from tlog.scitt.errors import MalformedReceiptError as ScittMalformedReceiptError
 from tlog.scitt.errors import TrustStoreError
+from tlog.scitt.receipt import parse_receipt
 from tlog.scitt.statement import decode_statement
 
 CRASHES = sorted(CORPUS.glob("*/crash-*"))
@@ -56,8 +59,19 @@ def test_certificate_with_an_invalid_version_is_malformed() -> None:
 
 def test_certificate_with_a_duplicate_extension_is_malformed() -> None:
     # cryptography raises x509.DuplicateExtension, not a ValueError (trust_store).
-    (crash,) = (CORPUS / "trust_store").glob("crash-*")
-    with pytest.raises(TrustStoreError, match=r"Duplicate 2\.5\.29\.19 extension"):
-        TARGETS["trust_store"].run(crash.read_bytes())
+    crashes = sorted((CORPUS / "trust_store").glob("crash-*"))
+    assert crashes
+    for crash in crashes:
+        with pytest.raises(TrustStoreError, match=r"Duplicate [\d.]+ extension"):
+            TARGETS["trust_store"].run(crash.read_bytes())
     good = x509.load_der_x509_certificate(real_certificate())
     assert load_certificate(good.public_bytes(Encoding.DER), "certificate") == good
+
+
+@pytest.mark.parametrize("vds", [{}, [], "RFC9162_SHA256", True, 3])
+def test_receipt_whose_vds_is_not_a_known_int_is_malformed(vds: object) -> None:
+    # A map here raised TypeError (unhashable) before (scitt_receipt).
+    protected = cbor2.dumps({1: -7, 395: vds})
+    receipt = cbor2.dumps(cbor2.CBORTag(18, [protected, {396: {-1: [b"proof"]}}, None, b"s"]))
+    with pytest.raises(ScittMalformedReceiptError, match="verifiable data structure"):
+        parse_receipt(receipt)

@@ -149,7 +149,8 @@ def receipt_from_sign1(sign1: CoseSign1) -> Receipt:
         vds = sign1.protected.get(h.VDS)
         if vds is None:
             raise MalformedReceiptError("receipt: protected header has no vds (395)")
-        if vds not in VDS_NAMES or isinstance(vds, bool):
+        # An int first: a map or array here is unhashable (found by fuzz/, scitt_receipt).
+        if not isinstance(vds, int) or isinstance(vds, bool) or vds not in VDS_NAMES:
             raise MalformedReceiptError(
                 f"receipt: verifiable data structure {vds!r} is not supported"
             )
