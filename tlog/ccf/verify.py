@@ -4,16 +4,18 @@ The ledger is replayed from seqno 1. Each transaction is parsed strictly and app
 a tree under CCF's hash rule (leaf 0 is 32 zero bytes, leaf s the digest of transaction s).
 At each signature transaction s the checks are, in order:
 
-1. the signature row's seqno and view are the transaction's own;
-2. the node signature verifies over the signed root with the signing node's certificate,
-   known from the ledger's nodes tables (an embedded cert must carry the same key); the node
-   is not Pending and its certificate is issued by the current service certificate;
-3. the COSE root signature, where present, names this txid and verifies over the signed root
-   with the key of the service certificate current in the ledger;
-4. the serialised tree (public:ccf.internal.tree) hashes to the signed root;
-5. the rebuilt tree of the first s leaves has the signed root. When it does not, the tree
-   table's leaves say which transaction differs from what the service signed, so the error
-   names that transaction's seqno.
+1. the serialised tree (public:ccf.internal.tree) covers s leaves and hashes to the signed
+   root, and the rebuilt tree of the first s leaves has that root. When it does not, the tree
+   table's leaves say which transaction differs, so the error names that transaction's seqno;
+2. the signature row's seqno and view are the transaction's own;
+3. the node signature verifies over the signed root with the signing node's certificate,
+   known from the ledger's nodes tables (an embedded cert must be that same certificate);
+   the node is not Pending and its certificate is issued by the current service certificate;
+4. the COSE root signature, where present, names this txid, has the service key's kid (hex
+   SHA-256 of its SPKI) when it has one, and verifies over the signed root with the key of the
+   service certificate current in the ledger.
+
+Any failure rejects the ledger; the order only decides which transaction an error names.
 
 The last signature transaction, and anything after it, is covered by no signature: the report
 says so (`covered_seqno`) rather than pretending otherwise.
@@ -24,6 +26,7 @@ directories.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -155,17 +158,20 @@ class _Replay:
         claimed = node_sig.root if node_sig is not None else tree_root
         if claimed is None:
             raise self.fail(tx, file, "COSE signature without a tree table to name its root")
+        if tree_root is not None and tree_root != claimed:
+            raise self.fail(tx, file, "tree table does not hash to the signed root")
+        # Compare the history before the keys: a changed earlier transaction (one that
+        # records a certificate, say) is then named, not the signature that exposes it.
+        # Every check below still runs before the root counts as verified.
+        rebuilt = report.tree.root()
+        if rebuilt != claimed:
+            raise self._locate(tx, file, tree, rebuilt)
         if node_sig is not None:
             if (node_sig.view, node_sig.seqno) != (tx.view, tx.seqno):
                 raise self.fail(tx, file, f"signature row says {node_sig.view}.{node_sig.seqno}")
             self._check_node_signature(tx, file, node_sig)
         if cose_sig is not None:
             self._check_cose(tx, file, cose_sig, claimed)
-        if tree_root is not None and tree_root != claimed:
-            raise self.fail(tx, file, "tree table does not hash to the signed root")
-        rebuilt = report.tree.root()
-        if rebuilt != claimed:
-            raise self._locate(tx, file, tree, rebuilt)
         report.signed_roots.append(
             SignedRoot(
                 file=file,
@@ -218,6 +224,9 @@ class _Replay:
         service = self.report.service_cert
         if service is None:
             raise self.fail(tx, file, "COSE signature before any service certificate")
+        kid = hashlib.sha256(sigs.spki(service)).hexdigest().encode("ascii")
+        if cose_sig.kid is not None and cose_sig.kid != kid:
+            raise self.fail(tx, file, f"COSE kid {cose_sig.kid!r} is not the service key's {kid!r}")
         if not cose_sig.verify(sigs.ec_key(service), root):
             raise self.fail(tx, file, "COSE root signature by the service key does not verify")
 
@@ -229,7 +238,8 @@ class _Replay:
             for i, leaf in enumerate(tree.leaves, start=tree.first):
                 if ours.node_hash(0, i) != leaf:
                     return LedgerVerificationError(
-                        f"transaction does not hash to the leaf the service signed at {tx.txid}",
+                        "transaction does not hash to its leaf in the tree recorded by "
+                        f"signature transaction {tx.txid}",
                         file=file,
                         seqno=i,
                     )

@@ -84,6 +84,8 @@ def cmd_verify_ledger(args: argparse.Namespace) -> int:
     try:
         report = verify_chunks((p.name, read_chunk(p)) for p in paths)
         problem: CcfError | None = report.problem
+        if problem is None and not report.signed_roots:
+            problem = CcfError("no signature transaction in the ledger: nothing is authenticated")
     except CcfError as e:
         report, problem = None, e
     roots = report.signed_roots if report else []
