@@ -56,7 +56,7 @@ def _pem(cert: x509.Certificate) -> str:
 
 
 class Service:
-    """A CCF service identity and one node, with fixed keys (seeded by name)."""
+    """A CCF service identity and one node, with fresh keys."""
 
     def __init__(self, issuer: str = "synthetic.ccf.example") -> None:
         self.issuer = issuer
