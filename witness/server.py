@@ -273,6 +273,10 @@ class _App:
         finally:
             self.finish(scope, status, start, fields)
 
+    def limit_hit(self, limit: str) -> None:
+        """Called by witness.connguard for the limits hypercorn enforces."""
+        self.limited.labels(limit).inc()
+
     def connection_failed(self, exc: Exception) -> None:
         """Called by witness.connguard when hypercorn's handler of a connection failed."""
         self.witness.metrics.connection_errors.inc()

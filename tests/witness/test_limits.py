@@ -205,7 +205,7 @@ async def test_a_full_queue_gets_503_with_retry_after(tmp_path: Path) -> None:
 async def test_slowloris_heads_are_cut_off(tmp_path: Path) -> None:
     """A raw client that sends its request head one byte at a time never finishes it."""
     config = limited_config(tmp_path, header_timeout_seconds=0.5, read_timeout_seconds=5)
-    async with serving(config) as (_, _url, port):
+    async with serving(config) as (witness, _url, port):
         stream = await trio.open_tcp_stream("127.0.0.1", port)
         head = b"POST /add-checkpoint HTTP/1.1\r\nhost: x\r\n" + b"x-slow: " + b"a" * 200
         sent, closed = 0, False
@@ -224,20 +224,23 @@ async def test_slowloris_heads_are_cut_off(tmp_path: Path) -> None:
                             break
         assert closed, "the server kept a request head that never ends"
         assert sent < len(head)
+        assert limited(witness.metrics.render().decode(), "header_timeout") == 1
 
 
 async def test_silent_connections_are_dropped(tmp_path: Path) -> None:
     config = limited_config(tmp_path, header_timeout_seconds=0.5)
-    async with serving(config) as (_, _url, port):
+    async with serving(config) as (witness, _url, port):
         stream = await trio.open_tcp_stream("127.0.0.1", port)
         async with stream:
             with trio.fail_after(30):
                 assert await stream.receive_some(4096) == b""
+        # An idle connection that never started a request is not a slow sender.
+        assert limited(witness.metrics.render().decode(), "header_timeout") == 0
 
 
 async def test_oversized_request_heads_are_refused(tmp_path: Path) -> None:
     config = limited_config(tmp_path, max_header_bytes=2048)
-    async with serving(config) as (_, url, port):
+    async with serving(config) as (witness, url, port):
         stream = await trio.open_tcp_stream("127.0.0.1", port)
         async with stream:
             # Unfinished: h11 bounds the bytes it buffers while waiting for the end of a head.
@@ -248,7 +251,8 @@ async def test_oversized_request_heads_are_refused(tmp_path: Path) -> None:
                 response = b""
                 while chunk := await stream.receive_some(4096):
                     response += chunk
-        assert response.startswith(b"HTTP/1.1 4"), response[:100]
+        assert response.startswith(b"HTTP/1.1 431 "), response[:100]
+        assert limited(witness.metrics.render().decode(), "header_bytes") == 1
         async with from_address("127.0.0.2", url) as http:
             assert (await http.get("/healthz")).status_code == 200
 
