@@ -53,6 +53,7 @@ class SignedRoot:
     root: bytes
     node: str | None
     node_signature: bool
+    tree_table: bool
     cose: sigs.CoseRootSignature | None
     service_cert: x509.Certificate | None = field(repr=False)
 
@@ -180,6 +181,7 @@ class _Replay:
                 root=claimed,
                 node=node_sig.node if node_sig else None,
                 node_signature=node_sig is not None,
+                tree_table=tree is not None,
                 cose=cose_sig,
                 service_cert=report.service_cert,
             )

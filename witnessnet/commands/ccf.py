@@ -48,6 +48,13 @@ def _root_json(s: Any) -> dict[str, Any]:
         "node": s.node,
         "node_signature": "ok" if s.node_signature else None,
         "cose_signature": "ok" if cose is not None else None,
+        "checks": {
+            "root_rebuilt": "ok",
+            "tree_table": "ok" if s.tree_table else "absent",
+            "node_signature": "ok" if s.node_signature else "absent",
+            "node_certificate_issued_by_service": "ok" if s.node_signature else "absent",
+            "cose_signature": "ok" if cose is not None else "absent",
+        },
         "service_kid": cose.kid.decode("ascii", "replace") if cose and cose.kid else None,
         "issuer": cose.issuer if cose else None,
         "issued_at": cose.issued_at if cose else None,
@@ -103,11 +110,12 @@ def cmd_verify_ledger(args: argparse.Namespace) -> int:
     else:
         for s in roots:
             r = _root_json(s)
-            cose = "ok" if r["cose_signature"] else "none"
+            checks = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r["checks"].items())
             print(
                 f"signed root {r['txid']}: size {r['tree_size']} root {r['root']}\n"
-                f"  node {r['node']} signature ok, COSE root signature {cose}"
-                + (f" (issuer {r['issuer']}, kid {r['service_kid']})" if r["issuer"] else "")
+                f"  signer: node {r['node']}"
+                + (f", service {r['issuer']} (kid {r['service_kid']})" if r["issuer"] else "")
+                + f"\n  checks: {checks}"
             )
         if report:
             print(
