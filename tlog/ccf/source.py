@@ -9,7 +9,7 @@ verified once; the names must stay contiguous from seqno 1.
 - fetch_checkpoint: replay new chunks (tlog.ccf.verify), take the newest COSE-signed root
   and present it as a checkpoint note (tlog.ccf.heads); the configured vkeys must verify it.
   Ledgers without COSE root signatures raise NoSignedHeadError saying why.
-- consistency_proof: from the rebuilt tree (CCF serves none).
+- consistency_proof and inclusion_proof: from the rebuilt tree (CCF serves none).
 - entries: the tree's leaves (32-byte digests; leaf 0 is 32 zero bytes); leaf_hash is the
   identity, as under tlog.merkle.CCF.
 """
@@ -158,6 +158,15 @@ class CcfLedgerSource:
             await self.refresh()
         self._tree_size(new_size, tree_size)
         return self._verifier.report.tree.consistency_proof(old_size, new_size)
+
+    async def inclusion_proof(
+        self, index: int, size: int, tree_size: int | None = None
+    ) -> list[bytes]:
+        """The RFC 9162 inclusion proof of leaf index in the tree of size (CCF hash rule)."""
+        if size > self._verifier.report.tree.size:
+            await self.refresh()
+        self._tree_size(size, tree_size)
+        return self._verifier.report.tree.inclusion_proof(index, size)
 
     async def entries(
         self, start: int, end: int, tree_size: int | None = None

@@ -23,7 +23,7 @@ from tlog.ccf.verify import verify_chunks
 from tlog.errors import CheckpointError, NoteError
 from tlog.keys import generate_signer
 from tlog.ledger import LedgerSource, open_source
-from tlog.merkle import CCF, verify_consistency
+from tlog.merkle import CCF, verify_consistency, verify_inclusion
 
 ORIGIN = "cts-canary.confidential-ledger.azure.com"
 CANARY = verify_chunks(chunk_files("cts-canary"))
@@ -90,6 +90,10 @@ async def test_follows_a_growing_ledger(server: LedgerServer) -> None:
         assert (cp14.size, cp14.root.hex()) == (14, expected_roots("cts-canary")[14])
         proof = await source.consistency_proof(7, 14)
         verify_consistency(7, 14, cp7.root, cp14.root, proof, CCF)
+        for i in range(14):
+            path = await source.inclusion_proof(i, 14)
+            leaf = CANARY.tree.node_hash(0, i)
+            verify_inclusion(leaf, i, 14, path, cp14.root, CCF)
         leaves = [e async for e in source.entries(0, 14)]
         assert leaves[0] == bytes(32)
         assert [source.leaf_hash(e) for e in leaves] == leaves
