@@ -13,7 +13,13 @@ The `[limits]` config table (docs/witness.md, "Limits") sets them:
     max_header_bytes = 16384          # an unfinished request head bigger than this: refused
 
 Everything here is O(1) per request and never awaits unless a request has to
-wait for a slot. Each refusal is counted in witness_limited_requests{limit}.
+wait for a slot or is refused. Each refusal is counted in
+witness_limited_requests{limit}.
+
+A client over its rate is answered 429 only after waiting until its next token
+(at most MAX_DELAY): a flood over one connection then runs at about the limit
+instead of as fast as the witness can say no. At most MAX_HELD refusals wait at
+once; beyond that they are answered at once and their connection is closed.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from witness.errors import WitnessError
 
 MAX_CLIENTS = 65_536  # remote addresses tracked at once; the least recently seen is forgotten
 RETRY_AFTER = 1
+MAX_DELAY = 1.0  # seconds a refused request is held before its 429
+MAX_HELD = 1024  # refused requests held at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +103,31 @@ class ClientLimiter:
             bucket[0] -= 1
             return True
         return False
+
+    def wait(self, client: str) -> float:
+        """Seconds until `client` has a token again (after a refusal)."""
+        bucket = self._buckets.get(client)
+        return 0.0 if bucket is None else max(0.0, (1 - bucket[0]) / self.rate)
+
+
+class Tarpit:
+    """Holds refused requests before they are answered, at most `capacity` at once."""
+
+    def __init__(self, capacity: int = MAX_HELD, max_delay: float = MAX_DELAY) -> None:
+        self.capacity = capacity
+        self.max_delay = max_delay
+        self.held = 0
+
+    async def hold(self, seconds: float) -> bool:
+        """Wait min(seconds, max_delay); False at once if `capacity` are already held."""
+        if self.held >= self.capacity:
+            return False
+        self.held += 1
+        try:
+            await trio.sleep(min(seconds, self.max_delay))
+        finally:
+            self.held -= 1
+        return True
 
 
 class QueueFullError(WitnessError):

@@ -35,7 +35,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from witness.decide import LogState, Reason, Reject
 from witness.discovery import discovery_document
 from witness.errors import SignerError, StoreError, WitnessError
-from witness.limits import RETRY_AFTER, Admission, ClientLimiter, LimitsConfig, QueueFullError
+from witness.limits import (
+    RETRY_AFTER,
+    Admission,
+    ClientLimiter,
+    LimitsConfig,
+    QueueFullError,
+    Tarpit,
+)
 from witness.service import Cosigned, Witness
 from witness.statuspage import choose_page, log_rows, own_cosigners, page_logs, render_status
 
@@ -242,6 +249,7 @@ class _App:
         self.witness = witness
         self.clients = ClientLimiter(limits.client_requests_per_second, limits.client_burst)
         self.admission = Admission(limits.max_inflight, limits.max_queue)
+        self.tarpit = Tarpit()
         self.limited = witness.metrics.limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -262,7 +270,8 @@ class _App:
             client = scope.get("client")
             if client is not None and not self.clients.allow(client[0]):
                 self.limited.labels("client").inc()
-                await _send_reply(send_status, _TOO_MANY)
+                held = await self.tarpit.hold(self.clients.wait(client[0]))
+                await _send_reply(send_status, _TOO_MANY if held else _TOO_MANY_CLOSE)
             elif scope["path"] == "/add-checkpoint":
                 await self.add_checkpoint(scope, receive, send_status, fields)
             else:
@@ -332,6 +341,9 @@ _TOO_MANY: _Reply = (
     [_TEXT, _RETRY],
     b"too many requests from this address (witness limits.client_requests_per_second)\n",
 )
+
+
+_TOO_MANY_CLOSE: _Reply = (429, [*_TOO_MANY[1], (b"connection", b"close")], _TOO_MANY[2])
 
 
 async def _send_reply(send: Send, reply: _Reply) -> None:

@@ -21,7 +21,7 @@ from witness.config import WitnessConfig, load_config
 from witness.daemon import run_witness
 from witness.decide import Reject
 from witness.errors import ConfigError
-from witness.limits import Admission, ClientLimiter, LimitsConfig, QueueFullError
+from witness.limits import Admission, ClientLimiter, LimitsConfig, QueueFullError, Tarpit
 from witness.service import Cosigned, Witness
 
 LOG = ToyLog("limits.test/log", 64)
@@ -90,6 +90,33 @@ def test_clients_are_forgotten_least_recently_seen_first() -> None:
     assert len(limiter) == 3 and limiter.forgotten == 1
     assert limiter.allow("b")  # b starts again with a full bucket
     assert not limiter.allow("a") or limiter.forgotten == 2
+
+
+def test_wait_is_the_time_to_the_next_token() -> None:
+    now = [0.0]
+    limiter = ClientLimiter(2.0, 1, clock=lambda: now[0])
+    assert limiter.wait("a") == 0.0
+    assert limiter.allow("a") and not limiter.allow("a")
+    assert limiter.wait("a") == 0.5
+    now[0] = 0.25
+    assert not limiter.allow("a")
+    assert limiter.wait("a") == 0.25
+
+
+async def test_the_tarpit_holds_at_most_its_capacity() -> None:
+    pit = Tarpit(capacity=2, max_delay=0.2)
+    results: list[bool] = []
+
+    async def hold() -> None:
+        results.append(await pit.hold(100.0))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(2):
+            nursery.start_soon(hold)
+        await trio.testing.wait_all_tasks_blocked()
+        assert pit.held == 2
+        assert await pit.hold(100.0) is False  # full: answered at once
+    assert results == [True, True] and pit.held == 0
 
 
 async def test_admission_queues_then_refuses() -> None:
