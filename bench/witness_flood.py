@@ -206,7 +206,7 @@ async def flood_requests(
                 writer.close()
                 conn = None
         except (TimeoutError, OSError, asyncio.IncompleteReadError):
-            counts["connection_errors"] += 1
+            counts["closed_by_witness"] += 1
             if conn is not None:
                 conn[1].close()
             conn = None
