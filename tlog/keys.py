@@ -8,6 +8,8 @@ ID rule depends on the type:
 - 0x05 RFC 6962 tree heads: SHA-256(name || 0x0A || 0x05 || SHA-256(DER SPKI))[:4]
 - 0xff + "witnessnet/ccf-cose-root/v1" CCF COSE root signatures (docs/ccf.md):
   SHA-256(name || 0x0A || 0xff || identifier || DER SPKI)[:4]
+- 0xff + "witnessnet/cose-rfc9162-root/v1" COSE receipt signatures over RFC 9162 trees
+  (docs/scitt.md): SHA-256(name || 0x0A || 0xff || identifier || len(kid) || kid || DER SPKI)[:4]
 
 A private key is the Go note format `PRIVATE+KEY+<name>+<hex key ID>+base64(0x01 || seed)`.
 Cosignature verifiers (types 0x04, 0x06) live in tlog.cosignature.
@@ -28,7 +30,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from tlog.checkpoint import parse_checkpoint
+from tlog.checkpoint import Checkpoint, parse_checkpoint
 from tlog.errors import CheckpointError, MalformedKeyError, UnsupportedAlgorithmError
 from tlog.merkle import CCF, RFC6962, HashRule
 from tlog.note import Verifier, is_valid_key_name
@@ -41,6 +43,8 @@ ALG_MLDSA44_COSIGNATURE = 0x06
 ALG_EXTENDED = 0xFF
 CCF_COSE_ROOT_ID = b"witnessnet/ccf-cose-root/v1"
 """After 0xff: the witnessnet signature type of a CCF service's COSE root signature."""
+COSE_RFC9162_ROOT_ID = b"witnessnet/cose-rfc9162-root/v1"
+"""After 0xff: the witnessnet signature type of a COSE receipt's signature over an RFC 9162 root."""
 
 _HEX8 = re.compile(r"[0-9a-f]{8}")
 
@@ -241,20 +245,12 @@ class CcfCoseVerifier:
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         from tlog.cose.errors import CoseError
-        from tlog.cose.sign1 import sign1_from_item
 
+        opened = _open_cose_root(text, signature, self.name)
+        if opened is None:
+            return False
+        cp, sign1 = opened
         try:
-            cp = parse_checkpoint(text.decode("utf-8"))
-        except (CheckpointError, UnicodeDecodeError):
-            return False
-        if cp.origin != self.name or cp.extensions or len(signature) < 2:
-            return False
-        n = int.from_bytes(signature[:2], "big")
-        protected, sig = signature[2 : 2 + n], signature[2 + n :]
-        if n == 0 or len(protected) != n:
-            return False
-        try:
-            sign1 = sign1_from_item([protected, {}, None, sig], "CCF root signature", tagged=True)
             if not _ccf_header_ok(sign1.protected, cp.size, self.spki):
                 return False
             sign1.verify(self._key, cp.root)
@@ -264,6 +260,98 @@ class CcfCoseVerifier:
 
     def vkey(self) -> str:
         return encode_vkey(self.name, self.key_id, ALG_EXTENDED, CCF_COSE_ROOT_ID + self.spki)
+
+
+@dataclass(frozen=True)
+class CoseRfc9162Verifier:
+    """Type 0xff "witnessnet/cose-rfc9162-root/v1": a COSE receipt's root signature (vds 1).
+
+    The signature of an RFC9162_SHA256 transparency service (a SCITT service) over its
+    Merkle root. The vkey key material is 0xff || COSE_RFC9162_ROOT_ID || uint8 len(kid) ||
+    kid || DER SPKI (ECDSA P-256/384/521, RSA or Ed25519). The note signature bytes are those
+    of CcfCoseVerifier: uint16 big-endian length || COSE protected header bytes || COSE
+    signature. Verification rebuilds Sig_structure ["Signature1", protected, b"", root] with
+    the checkpoint root as the detached payload; the header must say vds 1 (RFC9162_SHA256)
+    and carry exactly this kid. The size is not in the header, and needs no check: RFC 6962
+    leaf and node hashes are domain separated, so the signed root fixes its tree's size. The
+    signature does not cover the origin or extension lines, so the origin must equal the key
+    name and extension lines are refused.
+    """
+
+    name: str
+    kid: bytes
+    spki: bytes
+    key_id: int = field(init=False)
+    _key: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.kid) < 256:
+            raise MalformedKeyError(
+                f"COSE kid for {self.name} is {len(self.kid)} bytes, want 1..255"
+            )
+        key = _load_spki(self.name, self.spki)
+        if not isinstance(
+            key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+        ):
+            raise UnsupportedAlgorithmError(
+                f"COSE RFC 9162 root key for {self.name}: need ECDSA, RSA or Ed25519"
+            )
+        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "key_id", key_id(self.name, ALG_EXTENDED, self._material()))
+
+    def _material(self) -> bytes:
+        return COSE_RFC9162_ROOT_ID + bytes([len(self.kid)]) + self.kid + self.spki
+
+    def verify(self, text: bytes, signature: bytes) -> bool:
+        from tlog.cose.errors import CoseError
+
+        opened = _open_cose_root(text, signature, self.name)
+        if opened is None:
+            return False
+        cp, sign1 = opened
+        header = sign1.protected
+        if header.get(395) != 1 or header.get(4) != self.kid:
+            return False
+        try:
+            sign1.verify(self._key, cp.root)
+        except CoseError:
+            return False
+        return True
+
+    def vkey(self) -> str:
+        return encode_vkey(self.name, self.key_id, ALG_EXTENDED, self._material())
+
+
+def _open_cose_root(text: bytes, signature: bytes, name: str) -> tuple[Checkpoint, Any] | None:
+    """(checkpoint, COSE_Sign1) of a COSE root note signature, or None if malformed.
+
+    The origin must be the key name and there may be no extension lines: the
+    signature covers neither.
+    """
+    from tlog.cose.errors import CoseError
+    from tlog.cose.sign1 import sign1_from_item
+
+    try:
+        cp = parse_checkpoint(text.decode("utf-8"))
+    except (CheckpointError, UnicodeDecodeError):
+        return None
+    if cp.origin != name or cp.extensions or len(signature) < 2:
+        return None
+    n = int.from_bytes(signature[:2], "big")
+    protected, sig = signature[2 : 2 + n], signature[2 + n :]
+    if n == 0 or len(protected) != n:
+        return None
+    try:
+        return cp, sign1_from_item([protected, {}, None, sig], "COSE root signature", tagged=True)
+    except CoseError:
+        return None
+
+
+def _parse_rfc9162_material(name: str, material: bytes) -> CoseRfc9162Verifier:
+    rest = material[len(COSE_RFC9162_ROOT_ID) :]
+    if not rest or len(rest) < 1 + rest[0]:
+        raise MalformedKeyError(f"vkey for {name}: COSE RFC 9162 root key has no complete kid")
+    return CoseRfc9162Verifier(name, rest[1 : 1 + rest[0]], rest[1 + rest[0] :])
 
 
 def _ccf_header_ok(header: Mapping[Any, Any], size: int, spki: bytes) -> bool:
@@ -281,6 +369,8 @@ def _ccf_header_ok(header: Mapping[Any, Any], size: int, spki: bytes) -> bool:
 
 def tree_hash_rule(verifiers: Iterable[Verifier]) -> HashRule:
     """The Merkle hash rule a log's keys imply: CCF for CCF COSE root keys, else RFC 6962.
+
+    (CoseRfc9162Verifier keys, like every other log key type, imply RFC 6962.)
 
     A CCF service's heads are only verifiable with a CcfCoseVerifier, and its consistency
     proofs only under the CCF rule, so the key alone tells a witness, a gossip peer or an
@@ -316,6 +406,8 @@ def parse_vkey(vkey: str) -> Verifier:
         v = cosigner_verifier_from_parsed(p)
     elif p.alg == ALG_EXTENDED and p.material.startswith(CCF_COSE_ROOT_ID):
         v = CcfCoseVerifier(p.name, p.material[len(CCF_COSE_ROOT_ID) :])
+    elif p.alg == ALG_EXTENDED and p.material.startswith(COSE_RFC9162_ROOT_ID):
+        v = _parse_rfc9162_material(p.name, p.material)
     else:
         raise UnsupportedAlgorithmError(f"vkey for {p.name}: unknown signature type 0x{p.alg:02x}")
     _check_id(p, v.key_id, "vkey")

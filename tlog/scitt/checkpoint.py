@@ -10,15 +10,14 @@ signed head like any checkpoint, the receipt is repackaged, not re-signed:
 
     — <key name> base64(<4-byte key ID> || uint16 len || COSE protected || COSE signature)
 
-The signature bytes are those of the note type 0xff "witnessnet/ccf-cose-root/v1"
-(tlog.keys.CcfCoseVerifier, tlog.keys.ccf_cose_signature): its verifier rebuilds
-Sig_structure ["Signature1", protected, h'', root from the note body] and checks it
-with the service key. That type also requires the origin to be the key name and,
-as it is CCF's, a CCF_LEDGER_SHA256 header whose ccf.v1 txid seqno is the note's
-tree size: so a CCF receipt (every real SCITT service today) becomes a checkpoint
-that a `CcfCoseVerifier` of the service's certificate verifies. RFC9162_SHA256
-receipts are repackaged the same way, but no note type in tlog.keys accepts vds 1
-yet (see docs/scitt.md).
+The signature bytes are those of the note types 0xff "witnessnet/ccf-cose-root/v1"
+(tlog.keys.CcfCoseVerifier, for CCF_LEDGER_SHA256 receipts) and 0xff
+"witnessnet/cose-rfc9162-root/v1" (tlog.keys.CoseRfc9162Verifier, for RFC9162_SHA256
+receipts); both build them with tlog.keys.ccf_cose_signature. Their verifiers rebuild
+Sig_structure ["Signature1", protected, h'', root from the note body] and check it with
+the service key, and require the origin to be the key name. The CCF type also requires a
+CCF_LEDGER_SHA256 header whose ccf.v1 txid seqno is the note's tree size; the RFC 9162
+type requires vds 1 and the vkey's kid (docs/scitt.md).
 """
 
 from __future__ import annotations

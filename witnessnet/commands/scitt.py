@@ -1,4 +1,4 @@
-"""`witnessnet scitt verify|receipt|ccf-receipt`: check SCITT statements and their receipts."""
+"""`witnessnet scitt verify|receipt|ccf-receipt|vkey`: SCITT statements, receipts, service vkeys."""
 
 from __future__ import annotations
 
@@ -168,6 +168,20 @@ def cmd_ccf_receipt(args: argparse.Namespace) -> int:
     return _guard(run)
 
 
+def cmd_vkey(args: argparse.Namespace) -> int:
+    def run() -> int:
+        from tlog.cose.keys import spki_der
+        from tlog.keys import CoseRfc9162Verifier
+
+        store = _load_store(args.trust_store)
+        kid = None if args.kid is None else args.kid.encode("utf-8")
+        trusted = store.lookup(args.issuer, kid, "service")
+        print(CoseRfc9162Verifier(args.issuer, trusted.kid, spki_der(trusted.key)).vkey())
+        return EXIT_VERIFIED
+
+    return _guard(run)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "scitt",
@@ -227,3 +241,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--service-cert", metavar="PEM", help="the service identity certificate")
     c.add_argument("--json", action="store_true", help="print the report as JSON")
     c.set_defaults(func=cmd_ccf_receipt)
+    k = ps.add_parser(
+        "vkey",
+        help="print the note vkey of an RFC9162_SHA256 service's receipt signatures",
+        description="Print the vkey (type 0xff witnessnet/cose-rfc9162-root/v1, docs/scitt.md) "
+        "with which witnesses and monitors verify checkpoints made from a SCITT service's "
+        'RFC9162_SHA256 receipts (kind = "scitt"). The key is the trust store\'s key for '
+        "the issuer (and kid); the issuer, the receipts' CWT iss, is the key name and the "
+        "checkpoint origin. CCF-based services (CCF_LEDGER_SHA256) use `witnessnet ccf vkey`.",
+        epilog="Exit status: 0 printed, 2 no such key, or the store is unreadable.\n\n"
+        "Example:\n  witnessnet scitt vkey --trust-store store.json --issuer https://ts.example",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    k.add_argument("--trust-store", required=True, metavar="FILE", help="service keys (JSON)")
+    k.add_argument("--issuer", required=True, help="the service's CWT iss: origin and key name")
+    k.add_argument("--kid", help="the key's kid (UTF-8), if the issuer has more than one key")
+    k.set_defaults(func=cmd_vkey)

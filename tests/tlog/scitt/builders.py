@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from tlog.cose.keys import spki_sha256_hex
+from tlog.cose.keys import spki_der, spki_sha256_hex
+from tlog.keys import CoseRfc9162Verifier
 from tlog.merkle import CCF, RFC6962, MemoryTree, _inclusion_steps
 
 ISSUER = "https://ts.example"
@@ -157,29 +158,6 @@ def jwk(s: Signer, kid: str | None = None) -> dict[str, Any]:
 RULES = (RFC6962, CCF)
 
 
-@dataclass(frozen=True)
-class CoseRootNoteVerifier:
-    """Test stand-in for a note verifier of RFC9162_SHA256 receipt signatures.
-
-    Same signature bytes as tlog.keys.CcfCoseVerifier (uint16 length, protected,
-    signature) without its CCF-only header checks (vds 2, ccf.v1 txid), which no
-    RFC9162_SHA256 receipt passes; the root is the checkpoint's.
-    """
-
-    name: str
-    key_id: int
-    key: Any
-
-    def verify(self, text: bytes, signature: bytes) -> bool:
-        from tlog.checkpoint import parse_checkpoint
-        from tlog.cose.errors import CoseError
-        from tlog.cose.sign1 import sign1_from_item
-
-        n = int.from_bytes(signature[:2], "big")
-        protected, sig = signature[2 : 2 + n], signature[2 + n :]
-        try:
-            root = parse_checkpoint(text.decode()).root
-            sign1_from_item([protected, {}, None, sig], "blob", tagged=True).verify(self.key, root)
-        except (CoseError, ValueError, TypeError):
-            return False
-        return True
+def root_verifier(s: Signer, name: str = ISSUER) -> CoseRfc9162Verifier:
+    """The note verifier of s's RFC9162_SHA256 receipt signatures (the service's vkey)."""
+    return CoseRfc9162Verifier(name, s.kid, spki_der(s.public))

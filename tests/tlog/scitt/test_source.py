@@ -13,6 +13,7 @@ from tests.tlog.scitt import builders as b
 from tests.tlog.scitt.scitt_service import ScittService
 from tlog.checkpoint import parse_checkpoint
 from tlog.errors import CheckpointError, InvalidSignatureError
+from tlog.keys import CoseRfc9162Verifier
 from tlog.ledger import LedgerSource, open_source
 from tlog.merkle import verify_consistency
 from tlog.note import parse_note
@@ -36,8 +37,8 @@ async def service(nursery: trio.Nursery) -> ScittService:
     return svc
 
 
-def verifier(svc: ScittService) -> b.CoseRootNoteVerifier:
-    return b.CoseRootNoteVerifier("ts.example", 0x1234ABCD, svc.signer.public)
+def verifier(svc: ScittService) -> CoseRfc9162Verifier:
+    return b.root_verifier(svc.signer)
 
 
 def source(svc: ScittService, **kw) -> ScittSource:
@@ -81,7 +82,7 @@ async def test_a_tampered_head_signature_rejects_the_note(service: ScittService)
 
 
 async def test_a_head_from_another_key_or_origin_is_refused(service: ScittService) -> None:
-    other = b.CoseRootNoteVerifier("other", 1, b.signer(-7).public)
+    other = b.root_verifier(b.signer(-7), "other")
     with pytest.raises(InvalidSignatureError, match="signature by other"):
         await ScittSource(service.url, [other]).fetch_checkpoint()
     with pytest.raises(MalformedReceiptError, match="no key"):
@@ -111,13 +112,12 @@ def test_receipt_to_checkpoint_names_the_verifiers_and_carries_the_cose_signatur
     tree = MemoryTree([RFC6962.leaf(b"%d" % i) for i in range(9)])
     receipt = parse_receipt(b.rfc9162_inclusion_receipt(s, tree, 8, 9))
     signed = verify_inclusion_receipt(receipt, s.public, entry=b"8")
-    note = parse_note(receipt_to_checkpoint(receipt, signed, "svc", [("a", 1), ("b", 2)]))
+    v = b.root_verifier(s, "svc")
+    note = parse_note(receipt_to_checkpoint(receipt, signed, "svc", [(v.name, v.key_id), ("b", 2)]))
     assert parse_checkpoint(note.text).root == tree.root(9)
-    assert [(x.name, x.key_id) for x in note.signatures] == [("a", 1), ("b", 2)]
+    assert [(x.name, x.key_id) for x in note.signatures] == [("svc", v.key_id), ("b", 2)]
     assert note.signatures[0].signature == signature_blob(receipt)
-    assert b.CoseRootNoteVerifier("a", 1, s.public).verify(
-        note.text.encode(), signature_blob(receipt)
-    )
+    assert v.verify(note.text.encode(), signature_blob(receipt))
     with pytest.raises(MalformedReceiptError, match="no key"):
         receipt_to_checkpoint(receipt, signed, "svc", [])
     with pytest.raises(MalformedReceiptError, match="invalid note key"):
