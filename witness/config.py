@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
@@ -165,7 +166,7 @@ class _Checker:
 
         A key missing from a [[logs]] table points at the table's header.
         """
-        t = re.fullmatch(r"(gossip|rotation|limits)\.(\w+)", key)
+        t = re.fullmatch(r"(gossip|rotation|limits)\.(\w+)(?:\[\d+\])?", key)
         if t:
             return self._line_in_table(t[1], t[2])
         m = re.fullmatch(r"logs\[(\d+)\](?:\.(\w+))?.*", key)
@@ -315,8 +316,19 @@ def _rotation(c: _Checker, value: Any) -> RotationConfig:
 
 
 def _limits(c: _Checker, value: Any) -> LimitsConfig:
-    table = c.table(value, "limits", set(LIMIT_BOUNDS))
+    table = dict(c.table(value, "limits", {*LIMIT_BOUNDS, "exempt_clients"}))
+    if "exempt_clients" in table:
+        addresses = c.strings(table["exempt_clients"], "limits.exempt_clients")
+        for i, address in enumerate(addresses):
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                problem = f"{address!r} is not an IP address"
+                raise c.fail(f"limits.exempt_clients[{i}]", problem) from None
+        table["exempt_clients"] = frozenset(addresses)
     for k, v in table.items():
+        if k == "exempt_clients":
+            continue
         low, high, integer = LIMIT_BOUNDS[k]
         ok = type(v) is int if integer else type(v) in (int, float)
         if not ok or not low <= v <= high:

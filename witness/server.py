@@ -248,6 +248,7 @@ class _App:
         self.pages = pages
         self.witness = witness
         self.clients = ClientLimiter(limits.client_requests_per_second, limits.client_burst)
+        self.exempt = limits.exempt_clients
         self.admission = Admission(limits.max_inflight, limits.max_queue)
         self.tarpit = Tarpit()
         self.limited = witness.metrics.limited
@@ -268,7 +269,11 @@ class _App:
 
         try:
             client = scope.get("client")
-            if client is not None and not self.clients.allow(client[0]):
+            if (
+                client is not None
+                and client[0] not in self.exempt
+                and not self.clients.allow(client[0])
+            ):
                 self.limited.labels("client").inc()
                 held = await self.tarpit.hold(self.clients.wait(client[0]))
                 await _send_reply(send_status, _TOO_MANY if held else _TOO_MANY_CLOSE)

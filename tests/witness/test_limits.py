@@ -159,6 +159,9 @@ def test_limits_defaults_and_overrides(tmp_path: Path) -> None:
     config = limited_config(tmp_path / "b", max_inflight=4, client_requests_per_second=0.5)
     assert config.limits.max_inflight == 4
     assert config.limits.client_requests_per_second == 0.5
+    assert LimitsConfig().exempt_clients == {"127.0.0.1", "::1"}
+    config = limited_config(tmp_path / "c", exempt_clients=["10.0.0.1"])
+    assert config.limits.exempt_clients == {"10.0.0.1"}
 
 
 @pytest.mark.parametrize(
@@ -168,6 +171,8 @@ def test_limits_defaults_and_overrides(tmp_path: Path) -> None:
         ({"max_queue": 1.5}, r"limits\.max_queue: must be an integer"),
         ({"header_timeout_seconds": "5"}, r"limits\.header_timeout_seconds: must be a number"),
         ({"client_rate": 5}, r"limits\.client_rate: unknown key"),
+        ({"exempt_clients": ["localhost"]}, r"limits\.exempt_clients\[0\]: 'localhost' is not"),
+        ({"exempt_clients": "127.0.0.1"}, r"limits\.exempt_clients: must be an array"),
     ],
 )
 def test_bad_limits_name_file_key_and_line(tmp_path: Path, limits: dict, error: str) -> None:
@@ -193,6 +198,17 @@ async def test_a_flooding_address_gets_429_and_others_are_served(tmp_path: Path)
         assert good.status_code == 200, good.text
         metrics = (await ok.get("/metrics")).text
     assert limited(metrics, "client") == 4
+
+
+async def test_exempt_addresses_are_not_limited(tmp_path: Path) -> None:
+    config = limited_config(tmp_path, client_burst=1, exempt_clients=["127.0.0.4"])
+    async with (
+        serving(config) as (_, url, _port),
+        from_address("127.0.0.4", url) as exempt,
+        from_address("127.0.0.5", url) as other,
+    ):
+        assert [(await exempt.get("/healthz")).status_code for _ in range(5)] == [200] * 5
+        assert [(await other.get("/healthz")).status_code for _ in range(2)] == [200, 429]
 
 
 async def test_a_full_queue_gets_503_with_retry_after(tmp_path: Path) -> None:
