@@ -6,8 +6,9 @@ usable proof (NeedProof), and to check an older checkpoint a peer holds
 against its own (a fork the peer cannot prove from its side). For a log whose
 config names a `url`, LedgerProofs asks the log's tlog.ledger source of its
 `kind` (for tiles, read as published for the larger tree); a log without one
-gets no proofs here, and prefix roots only come from sources that can compute
-them (tiles).
+gets no proofs here. Prefix roots come from the source's `tree_root`: tiles and
+static-ct compute them from tiles, ccf from the rebuilt ledger tree, ct and scitt
+from the last prefix entry's inclusion proof (tlog.ledger.prefix_root_from_proofs).
 
 A proof from tiles is only as good as the checkpoint it is checked against:
 callers verify every hash (gossip.reconcile.check_proof). Failures are not

@@ -24,8 +24,8 @@ from typing import Protocol, runtime_checkable
 import httpx
 
 from tlog.checkpoint import SignedCheckpoint
-from tlog.errors import TlogError
-from tlog.merkle import HashRule
+from tlog.errors import MalformedProofError, TlogError
+from tlog.merkle import HashRule, prefix_root_from_inclusion_proof
 from tlog.note import Verifier
 
 
@@ -105,3 +105,22 @@ def open_source(
     cls = getattr(importlib.import_module(module_name), class_name)
     source: LedgerSource = cls(url, verifiers, http, origin=origin, timeout=timeout)
     return source
+
+
+async def prefix_root_from_proofs(source: LedgerSource, size: int, tree_size: int) -> bytes:
+    """The root of the first `size` entries of the tree of tree_size, from the source's
+    entry size-1 and its inclusion proof at tree_size (the proof's left siblings).
+
+    For sources without tree hashes (ct, scitt): gossip needs this root to prove a fork
+    from a power-of-two size. Unverified: a wrong value cannot pass the consistency proof
+    it is checked with. The source must have `inclusion_proof(index, size)`.
+    """
+    if not 0 <= size <= tree_size:
+        raise MalformedProofError(f"no prefix of size {size} in a tree of size {tree_size}")
+    if size == 0:
+        return source.hash_rule.empty
+    (entry,) = [e async for e in source.entries(size - 1, size, tree_size)]
+    proof = await source.inclusion_proof(size - 1, tree_size)  # type: ignore[attr-defined]
+    return prefix_root_from_inclusion_proof(
+        source.leaf_hash(entry), size - 1, tree_size, proof, source.hash_rule
+    )

@@ -212,6 +212,34 @@ def root_from_inclusion_proof(
     return r
 
 
+def prefix_root_from_inclusion_proof(
+    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], rule: HashRule = RFC6962
+) -> bytes:
+    """MTH(D[0:index+1]) from leaf index's inclusion proof in the tree of size.
+
+    The proof's left siblings are the complete subtrees that [0, index) decomposes
+    into, so folding only them onto the leaf gives the root of the first index+1
+    leaves. The value is only as good as the proof: check the proof against the
+    tree's root (root_from_inclusion_proof) before trusting it. The proof must
+    have exactly as many hashes as the algorithm consumes (MalformedProofError).
+    """
+    _check_hash("leaf hash", leaf_hash)
+    if not 0 <= index < size:
+        raise MalformedProofError(f"leaf index {index} is not in a tree of size {size}")
+    steps = _inclusion_steps(index, size)
+    if len(proof) != len(steps):
+        raise MalformedProofError(
+            f"inclusion proof for leaf {index} in a tree of size {size} has "
+            f"{len(proof)} hashes, want {len(steps)}"
+        )
+    r = bytes(leaf_hash)
+    for i, (p, left) in enumerate(zip(proof, steps, strict=True)):
+        _check_hash(f"inclusion proof hash {i}", p)
+        if left:
+            r = rule.node(p, r)
+    return r
+
+
 def verify_inclusion(
     leaf_hash: bytes,
     index: int,

@@ -8,20 +8,27 @@ must advance on the honest history and produce offline-verifiable evidence on th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
 
+import httpx
 import pytest
 
 from gossip.evidence import Kind, verify_evidence
 from gossip.messages import Proof, origin_hash
-from gossip.reconcile import Advance, Conflict, LogView, NeedProof, classify
+from gossip.proofs import LedgerProofs
+from gossip.reconcile import Advance, Conflict, LogView, NeedProof, check_proof, classify
+from tests.monitor.helpers import static_server
 from tests.tlog.ccf.synth import LedgerWriter, Service
 from tlog.ccf.heads import checkpoint_note, service_verifier
+from tlog.ccf.source import INDEX
 from tlog.ccf.verify import verify_chunks
 from tlog.checkpoint import parse_checkpoint
 from tlog.keys import parse_vkey, tree_hash_rule
 from tlog.merkle import CCF
 from tlog.note import Verifier, parse_note
+from witness.registry import Registry, TrustedLog
 
 ORIGIN = "forked.ccf.example"
 SERVICE = Service(ORIGIN)
@@ -114,3 +121,52 @@ def test_notes_verify_with_the_vkey_alone(size: int) -> None:
 
     for notes in (NOTES_A, NOTES_B):
         assert open_checkpoint(notes[size], [parse_vkey(VKEY)]).checkpoint.size == size
+
+
+def _forked_at_eight() -> tuple[LedgerWriter, LedgerWriter]:
+    """Two histories that differ inside the first 8 leaves, both signed at size 8 and 20."""
+    common = LedgerWriter(SERVICE)
+    _grow(common, b"common", 1)  # signature at seqno 3
+    a, b = common.copy(), common.copy()
+    _grow(a, b"honest", 4)  # signature at 8: a power of two
+    _grow(b, b"fork", 4)
+    _grow(a, b"honest", 11)  # signature at 20
+    _grow(b, b"fork", 11)
+    return a, b
+
+
+async def test_power_of_two_fork_needs_the_prefix_root_the_ccf_source_gives(
+    tmp_path: Path,
+) -> None:
+    """From size 8 (a power of two) a failed proof proves nothing without the root of the
+    larger tree's first 8 leaves; gossip gets it from CcfLedgerSource.tree_root."""
+    a, b = _forked_at_eight()
+    notes_a, notes_b = _notes(a), _notes(b)
+    assert sorted(notes_a) == sorted(notes_b) == [3, 8, 20]
+    mine = view_of(notes_b[8])[ORIGIN]  # this witness saw the fork's size-8 head
+    registry = Registry()
+    async with published(tmp_path / "a", a) as url, httpx.AsyncClient(timeout=10) as http:
+        registry.put(TrustedLog(ORIGIN, (VKEY,), "config", url=url, kind="ccf"))
+        proofs = LedgerProofs(registry, http, timeout=10)
+        proof = await proofs.consistency(ORIGIN, 8, 20)
+        assert proof is not None
+        without = check_proof(mine, notes_a[20], proof, LOG_VERIFIERS, [])
+        assert isinstance(without, NeedProof) and without.prefix_root_needed
+        prefix = await proofs.prefix_root(ORIGIN, 8, 20)
+        assert prefix == a.tree.root(8) != b.tree.root(8)
+        outcome = check_proof(mine, notes_a[20], proof, LOG_VERIFIERS, [], prefix)
+    assert isinstance(outcome, Conflict), outcome
+    v = verify_evidence(outcome.evidence, [parse_vkey(VKEY)])
+    assert v.kind is Kind.INCONSISTENT_SIZES
+    assert (v.first.size, v.second.size, v.prefix_root) == (8, 20, a.tree.root(8))
+
+
+@asynccontextmanager
+async def published(directory: Path, writer: LedgerWriter) -> AsyncIterator[str]:
+    directory.mkdir()
+    chunks = writer.chunks()
+    for name, data in chunks:
+        (directory / name).write_bytes(data)
+    (directory / INDEX).write_text("".join(f"{n}\n" for n, _ in chunks))
+    async with static_server(directory) as url:
+        yield url

@@ -9,7 +9,8 @@ verified once; the names must stay contiguous from seqno 1.
 - fetch_checkpoint: replay new chunks (tlog.ccf.verify), take the newest COSE-signed root
   and present it as a checkpoint note (tlog.ccf.heads); the configured vkeys must verify it.
   Ledgers without COSE root signatures raise NoSignedHeadError saying why.
-- consistency_proof and inclusion_proof: from the rebuilt tree (CCF serves none).
+- consistency_proof, inclusion_proof and tree_root (the root of any prefix, which gossip
+  needs to prove a fork from a power-of-two size): from the rebuilt tree (CCF serves none).
 - entries: the tree's leaves (32-byte digests; leaf 0 is 32 zero bytes); leaf_hash is the
   identity, as under tlog.merkle.CCF.
 """
@@ -167,6 +168,13 @@ class CcfLedgerSource:
             await self.refresh()
         self._tree_size(size, tree_size)
         return self._verifier.report.tree.inclusion_proof(index, size)
+
+    async def tree_root(self, size: int, tree_size: int | None = None) -> bytes:
+        """The root of the first `size` leaves of the rebuilt tree (CCF hash rule)."""
+        if max(size, tree_size or 0) > self._verifier.report.tree.size:
+            await self.refresh()
+        self._tree_size(size, tree_size)
+        return self._verifier.report.tree.root(size)
 
     async def entries(
         self, start: int, end: int, tree_size: int | None = None

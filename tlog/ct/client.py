@@ -171,6 +171,12 @@ class CTLogClient:
         index = json_int(doc, "leaf_index", tree_size - 1, url)
         return index, _proof(doc, "audit_path", url)
 
+    async def tree_root(self, size: int, tree_size: int | None = None) -> bytes:
+        """The root of the first size entries of the tree of tree_size (unverified)."""
+        from tlog.ledger import prefix_root_from_proofs
+
+        return await prefix_root_from_proofs(self, size, size if tree_size is None else tree_size)
+
     async def inclusion_proof(
         self, index: int, size: int, tree_size: int | None = None
     ) -> list[bytes]:

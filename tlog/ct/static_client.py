@@ -88,6 +88,10 @@ class StaticCTClient:
     ) -> list[bytes]:
         return await self.tiles.inclusion_proof(index, size, tree_size)
 
+    async def tree_root(self, size: int, tree_size: int | None = None) -> bytes:
+        """The root of the first size entries, from the tiles of the tree of tree_size."""
+        return await self.tiles.tree_root(size, tree_size)
+
     def leaf_hash(self, entry: bytes) -> bytes:
         """The RFC 6962 leaf hash of a MerkleTreeLeaf."""
         return merkle.RFC6962.leaf(entry)

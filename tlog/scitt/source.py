@@ -127,6 +127,34 @@ class ScittSource:
         """The service's inclusion receipt of entry index at tree_size (unverified)."""
         return await self._receipt(f"entries/{index}/receipt?tree_size={tree_size}")
 
+    async def inclusion_proof(
+        self, index: int, size: int, tree_size: int | None = None
+    ) -> list[bytes]:
+        """The RFC 9162 inclusion proof of entry index at size, from an inclusion receipt.
+
+        The receipt's proof must name that index and size; the caller checks the path
+        against a verified head (monitors do, for findings).
+        """
+        if not 0 <= index < size:
+            raise MalformedProofError(f"index {index} is not in a tree of size {size}")
+        receipt = await self.inclusion_receipt(index, size)
+        if len(receipt.inclusion) != 1:
+            raise MalformedReceiptError("inclusion receipt must hold exactly one proof")
+        proof = receipt.inclusion[0]
+        got = (proof.leaf_index, proof.tree_size)  # type: ignore[union-attr]
+        if got != (index, size):
+            raise ReceiptProofError(
+                f"asked for the inclusion of {index} at size {size}, got {got[0]} at {got[1]}"
+            )
+        return list(proof.path)  # type: ignore[union-attr]
+
+    async def tree_root(self, size: int, tree_size: int | None = None) -> bytes:
+        """The root of the first size entries of the tree of tree_size (unverified), from
+        entry size-1 and its inclusion receipt: gossip's prefix root for fork evidence."""
+        from tlog.ledger import prefix_root_from_proofs
+
+        return await prefix_root_from_proofs(self, size, size if tree_size is None else tree_size)
+
     async def consistency_proof(
         self, old_size: int, new_size: int, tree_size: int | None = None
     ) -> list[bytes]:
