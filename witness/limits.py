@@ -11,6 +11,8 @@ The `[limits]` config table (docs/witness.md, "Limits") sets them:
                                       # the connection opening or the last response
     read_timeout_seconds = 10         # no byte for this long inside a request: dropped
     max_header_bytes = 16384          # an unfinished request head bigger than this: refused
+    max_gossip_inflight = 16          # gossip messages (up to 8 MiB each) being read at once
+    max_gossip_queue = 64             # more wait; beyond that: 503 + Retry-After
     exempt_clients = ["127.0.0.1", "::1"]   # addresses the per-client limit does not apply to
 
 Everything here is O(1) per request and never awaits unless a request has to
@@ -51,6 +53,8 @@ class LimitsConfig:
     header_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 10.0
     max_header_bytes: int = 16384
+    max_gossip_inflight: int = 16
+    max_gossip_queue: int = 64
     # Local tooling and a reverse proxy on the same host: everything it forwards would
     # share one bucket. Limit at such a proxy instead.
     exempt_clients: frozenset[str] = frozenset({"127.0.0.1", "::1"})
@@ -65,6 +69,8 @@ BOUNDS: dict[str, tuple[float, float, bool]] = {
     "header_timeout_seconds": (0.1, 3600, False),
     "read_timeout_seconds": (0.1, 3600, False),
     "max_header_bytes": (1024, 1 << 20, True),
+    "max_gossip_inflight": (1, 10_000, True),
+    "max_gossip_queue": (0, 100_000, True),
 }
 assert set(BOUNDS) | {"exempt_clients"} == {f.name for f in fields(LimitsConfig)}
 

@@ -212,6 +212,7 @@ def _endpoint(path: str) -> str:
     return "/<origin hash>/checkpoint" if path.endswith("/checkpoint") else "other"
 
 
+GOSSIP_PATH = "/gossip/v1"  # gossip.http.PATH; roles below the witness are not imported here
 _GONE = (trio.BusyResourceError, trio.BrokenResourceError, trio.ClosedResourceError)
 
 # Requests worth an operator's attention by default; 200s and 409s are routine.
@@ -251,6 +252,8 @@ class _App:
         self.exempt = limits.exempt_clients
         self.admission = Admission(limits.max_inflight, limits.max_queue)
         self.tarpit = Tarpit()
+        # Gossip messages are read whole (up to 8 MiB): their number bounds the memory.
+        self.gossip = Admission(limits.max_gossip_inflight, limits.max_gossip_queue)
         self.limited = witness.metrics.limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -279,6 +282,8 @@ class _App:
                 await _send_reply(send_status, _TOO_MANY if held else _TOO_MANY_CLOSE)
             elif scope["path"] == "/add-checkpoint":
                 await self.add_checkpoint(scope, receive, send_status, fields)
+            elif scope["path"] == GOSSIP_PATH:
+                await self.gated(self.gossip, "gossip_queue", scope, receive, send_status)
             else:
                 await self.pages(scope, receive, send_status)
         except _GONE as e:
@@ -286,6 +291,23 @@ class _App:
             fields["error"] = f"connection closed while answering: {e!r}"
         finally:
             self.finish(scope, status, start, fields)
+
+    async def gated(
+        self, gate: Admission, limit: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Serve a page holding a slot of `gate`; 503 when its queue is full."""
+        try:
+            immediate = gate.enter()
+        except QueueFullError as e:
+            self.limited.labels(limit).inc()
+            await _send_reply(send, _error_reply(e))
+            return
+        if not immediate:
+            await gate.wait()
+        try:
+            await self.pages(scope, receive, send)
+        finally:
+            gate.leave()
 
     def limit_hit(self, limit: str) -> None:
         """Called by witness.connguard for the limits hypercorn enforces."""

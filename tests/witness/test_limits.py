@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from functools import partial
@@ -16,7 +18,9 @@ from hypercorn.trio.tcp_server import TCPServer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.witness.helpers import ToyLog, write_config
+from tests.gossip.procs import WitnessSpec, network_file, write_witness
+from tests.witness.helpers import ToyLog, WitnessProcess, write_config
+from tlog.keys import Ed25519Signer
 from witness.config import WitnessConfig, load_config
 from witness.daemon import run_witness
 from witness.decide import Reject
@@ -354,3 +358,37 @@ async def test_a_connection_whose_handler_fails_ends_alone(
             assert (await http.get("/healthz")).status_code == 200
             metrics = (await http.get("/metrics")).text
     assert "witness_http_connection_errors_total 3.0" in metrics
+
+
+def test_gossip_messages_read_at_once_are_bounded(tmp_path: Path) -> None:
+    """Slow gossip senders hold every slot: the next gets 503 at once, not another 8 MiB."""
+    me = Ed25519Signer("me.limits.test", bytes([7]) * 32)
+    peer = Ed25519Signer("peer.limits.test", bytes([8]) * 32)
+    network = network_file(tmp_path / "network.txt", [WitnessSpec(me, 1), WitnessSpec(peer, 2)])
+    config = write_witness(
+        tmp_path / "w", WitnessSpec(me, 0), network, gossip={"interval_seconds": 3600}, alerts={}
+    )
+    with open(config, "a") as f:
+        f.write("\n[limits]\nmax_gossip_inflight = 1\nmax_gossip_queue = 1\n")
+    witness = WitnessProcess(config, "--init")
+    port = int(witness.url.rstrip("/").rsplit(":", 1)[1])
+    head = b"POST /gossip/v1 HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\nx"
+    held = []
+    try:
+        for _ in range(2):  # one reading its body, one queued
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(head)
+            held.append(s)
+        deadline = time.monotonic() + 60
+        while True:  # until the server has taken in both held connections
+            r = httpx.post(witness.url.rstrip("/") + "/gossip/v1", content=b"x", timeout=10)
+            if r.status_code == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        metrics = httpx.get(witness.url.rstrip("/") + "/metrics", timeout=10).text
+        assert 'witness_limited_requests_total{limit="gossip_queue"} 1.0' in metrics
+    finally:
+        for s in held:
+            s.close()
+        assert witness.stop() == 0
