@@ -35,6 +35,8 @@ CONFIG_TEMPLATE = """\
 
 # The witness's name: the name in its key and in every cosignature line.
 name = {name}
+# Mode 0600 (anything looser is refused). Or keep the key in an ssh-agent:
+# key_file = "ssh-agent:SHA256:<fingerprint from ssh-add -l>"
 key_file = "witness.key"
 # The state database. Never delete it: it is what stops logs from rolling back.
 database = "witness.db"
@@ -66,6 +68,19 @@ listen = "127.0.0.1:7380"
 # Optional: where alerts go; by default JSON lines on stderr (docs/alerts.md).
 # [alerts]
 # webhooks = ["https://alerts.example.com/hook"]
+
+# Optional: a key rotation; key_file is the new key (docs/witness.md, Key rotation).
+# [rotation]
+# previous_key_file = "old.key"
+# until = 2026-12-01T00:00:00Z
+
+# Optional: abuse limits (defaults shown; docs/witness.md, Limits).
+# [limits]
+# client_requests_per_second = 20
+# client_burst = 100
+# max_inflight = 32
+# max_queue = 128
+# header_timeout_seconds = 10
 """
 
 ORDER = 60
@@ -160,6 +175,7 @@ Endpoints:
   GET  /<hex sha256(origin)>/checkpoint latest checkpoint with this witness's cosignature
                                        (with [gossip]: with every cosignature it knows)
   GET  /logs (JSON), GET / (HTML), GET /healthz, GET /metrics (Prometheus)
+  GET  /witness.v0.json                name, URLs, cosigning vkeys, software version
   POST /gossip/v1, GET /evidence[/<fingerprint>]   with [gossip] (docs/gossip.md)
 
 When it is listening it prints one JSON line on stdout, e.g.
@@ -174,7 +190,7 @@ that forgot its state could be made to cosign a log's rollback.
 
 Config file (TOML):
   name = "example.com/witness"
-  key_file = "witness.key"
+  key_file = "witness.key"                  # mode 0600; or "ssh-agent:SHA256:<fingerprint>"
   database = "witness.db"
   listen = "127.0.0.1:7380"
   log_lists = ["https://example.org/log-list.1", "lists/extra.txt"]  # optional
@@ -191,6 +207,11 @@ Config file (TOML):
   interval_seconds = 10                     # optional: mean seconds between exchanges
   [alerts]                                  # optional (docs/alerts.md)
   webhooks = ["https://alerts.example.com/hook"]
+  [rotation]                                # optional: the previous key also cosigns
+  previous_key_file = "old.key"             # a file or "ssh-agent:..."
+  until = 2026-12-01T00:00:00Z              # when it stops
+  [limits]                                  # optional: abuse limits (docs/witness.md)
+  client_requests_per_second = 20           # per remote address (loopback exempt)
 
 Alerts are kept in an outbox beside the database (witness.alerts.db) and gossip
 state in witness.gossip.db.
