@@ -14,12 +14,14 @@
 
     [[logs]]
     name = "firmware"                          # optional, default: the origin
-    kind = "tiles"                             # tiles (default), ct or static-ct
+    kind = "tiles"                             # tiles (default), ct, static-ct, ccf, scitt
     origin = "example.com/firmware"
     vkey = "example.com/firmware+01234567+AbC..."
     url = "https://example.com/firmware/"      # the tlog-tiles base URL (ct: the RFC 6962
                                                # prefix before /ct/v1/; static-ct: the
-                                               # monitoring prefix)
+                                               # monitoring prefix; ccf: where the committed
+                                               # chunks and ledger-chunks.txt are; scitt:
+                                               # the service's read API, docs/scitt.md)
     claims = ["firmware"]                      # claim types; [] = audit only
     policy = "witnesses.policy"                # optional C2SP tlog-policy: the witness quorum
     checkpoints = ["https://w.example/<hex>/checkpoint"]   # optional cosigned checkpoint sources
@@ -71,7 +73,14 @@ from monitor.errors import ConfigError
 from monitor.rules import Rules, Signers
 from monitor.watchlist import WatchList, parse_watch_list
 from tlog.errors import PolicyError, TlogError
-from tlog.keys import RFC6962Verifier, parse_vkey, split_key
+from tlog.keys import (
+    ALG_EXTENDED,
+    CcfCoseVerifier,
+    CoseRfc9162Verifier,
+    RFC6962Verifier,
+    parse_vkey,
+    split_key,
+)
 from tlog.note import Verifier
 from tlog.policy import LOG_KEY_TYPES, Policy, parse_policy
 from tlog.tiles import TILE_WIDTH
@@ -80,8 +89,15 @@ _TOP = {"state", "poll_interval", "batch_size", "connections", "timeout", "logs"
         "providers", "issuers", "identities", "sinks", "alerts", "listen",
         "stall_after", "watch_domains", "watch_list"}  # fmt: skip
 _LOG = {"name", "origin", "vkey", "url", "claims", "policy", "checkpoints", "kind"}
-MONITOR_KINDS = ("tiles", "ct", "static-ct")
+MONITOR_KINDS = ("tiles", "ct", "static-ct", "ccf", "scitt")
 """Ledger kinds a monitor follows: their sources yield entries and give inclusion proofs."""
+_KIND_KEYS = {
+    "ct": (RFC6962Verifier, "type 0x05 (RFC 6962)"),
+    "static-ct": (RFC6962Verifier, "type 0x05 (RFC 6962)"),
+    "ccf": (CcfCoseVerifier, "type 0xff ccf-cose-root/v1 (witnessnet ccf vkey)"),
+    "scitt": (CoseRfc9162Verifier, "type 0xff cose-rfc9162-root/v1 (witnessnet scitt vkey)"),
+}
+"""Kinds whose heads only one vkey type verifies; that key's name is the origin."""
 _SIGNERS = {"name", "signers", "threshold", "builds"}
 _ISSUER = {"name", "certificates"}
 _IDENTITY = {"name", "keys"}
@@ -246,8 +262,8 @@ class _Checker:
 
 def _vkey(c: _Checker, vkey: str, key: str, log: bool = False) -> Verifier:
     try:
-        if log and split_key(vkey, "vkey").alg not in LOG_KEY_TYPES:
-            raise c.fail(key, "is not a log key (type 0x01, 0x02 or 0x05)")
+        if log and split_key(vkey, "vkey").alg not in (*LOG_KEY_TYPES, ALG_EXTENDED):
+            raise c.fail(key, "is not a log key (type 0x01, 0x02, 0x05 or 0xff)")
         return parse_vkey(vkey)
     except TlogError as e:
         raise c.fail(key, str(e)) from None
@@ -290,10 +306,19 @@ def _log(c: _Checker, raw: Any, i: int) -> LogConfig:
     if kind not in MONITOR_KINDS:
         known = ", ".join(MONITOR_KINDS)
         raise c.fail(f"{key}.kind", f"unknown kind {kind!r}; a monitor follows {known}")
-    if kind in ("ct", "static-ct") and not isinstance(verifier, RFC6962Verifier):
-        raise c.fail(f"{key}.vkey", f"a {kind} log is verified with its type 0x05 (RFC 6962) vkey")
-    if kind in ("ct", "static-ct") and verifier.name != origin:
-        raise c.fail(f"{key}.origin", f"must be the name of the log's 0x05 vkey, {verifier.name!r}")
+    want = _KIND_KEYS.get(kind)
+    if want is None and isinstance(verifier, CcfCoseVerifier | CoseRfc9162Verifier):
+        raise c.fail(f"{key}.vkey", f"a COSE root key is for kind ccf or scitt, not {kind}")
+    if want is not None and not isinstance(verifier, want[0]):
+        raise c.fail(f"{key}.vkey", f"a {kind} log is verified with its {want[1]} vkey")
+    if want is not None and verifier.name != origin:
+        raise c.fail(f"{key}.origin", f"must be the name of the log's vkey, {verifier.name!r}")
+    if kind == "ccf" and claims:
+        raise c.fail(
+            f"{key}.claims",
+            "a ccf ledger's entries are leaf digests, not claims: the monitor audits its "
+            "tree only (claims = [])",
+        )
     return LogConfig(name, origin, vkey, verifier, url, tuple(claims), policy, checkpoints, kind)
 
 

@@ -30,6 +30,16 @@ tlog.ledger source: the log's own head comes from ``fetch_checkpoint`` (an RFC
 size is checked with the log's consistency proof from the batch's tree to the
 checkpoint's (the recomputed prefix root must be an ancestor of the signed
 root), and inclusion proofs for findings come from the source.
+
+Every tree computation uses the source's ``hash_rule``: RFC 6962 for tiles, CT
+and SCITT, CCF's for ``ccf`` ledgers. A ``ccf`` source yields the ledger's leaf
+digests (the tree it rebuilt from the chunks it verified), so the monitor audits
+the tree only: the leaves hash to each signed root, successive heads are
+consistent, no rollback; table contents are not parsed into claims. A published
+ledger that fails the source's verification (a changed transaction, a signature
+that does not verify) is an integrity finding ``ledger-invalid`` naming the
+file and seqno. A ``scitt`` source yields the registered signed statements,
+which the ``scitt`` claim type checks.
 """
 
 from __future__ import annotations
@@ -63,7 +73,7 @@ from tlog import merkle
 from tlog.checkpoint import parse_checkpoint
 from tlog.errors import ProofError, TlogError
 from tlog.ledger import LedgerSource, open_source
-from tlog.merkle import HASH_SIZE, RFC6962, verify_consistency, verify_inclusion
+from tlog.merkle import HASH_SIZE, verify_consistency, verify_inclusion
 from tlog.note import Note
 from tlog.tiles import (
     TILE_WIDTH,
@@ -161,15 +171,29 @@ class Follower:
             self.source = open_source(
                 log.kind, log.url, [log.verifier], http, origin=log.origin, timeout=timeout
             )
+        self.rule = self.source.hash_rule
         self.bundles = BundleFetcher(log.url, connections=connections, timeout=timeout)
         self._tile_cache: dict[TileRef, bytes] = {}
         self._found = 0
         self._result = PassResult(log.name, 0, 0, 0, 0)
 
     async def _own_head(self) -> list[tuple[str, bytes]]:
-        """The head the log's source serves, as a checkpoint note (none if it fails)."""
+        """The head the log's source serves, as a checkpoint note (none if it fails).
+
+        A published ledger that does not verify is an integrity finding (LogLiedError).
+        """
+        from tlog.ccf.errors import LedgerVerificationError, MalformedLedgerError
+
         try:
             signed = await self.source.fetch_checkpoint()
+        except (LedgerVerificationError, MalformedLedgerError) as e:
+            where = f"{e.file or self.log.url}:{e.seqno}"
+            await self._lied(
+                "ledger-invalid",
+                f"the published ledger does not verify: {e}",
+                f"ledger-invalid:{where}",
+                {"url": self.log.url, "file": e.file, "seqno": e.seqno, "error": str(e)},
+            )
         except TlogError as e:
             logger.warning("checkpoint source failed", extra={"url": self.log.url, "error": str(e)})
             return []
@@ -226,7 +250,7 @@ class Follower:
             return True
         proof = await self.source.consistency_proof(cursor.size, cp.size)
         try:
-            verify_consistency(cursor.size, cp.size, cursor.root, cp.root, proof)
+            verify_consistency(cursor.size, cp.size, cursor.root, cp.root, proof, self.rule)
         except ProofError as e:
             await self._lied(
                 "inconsistent-checkpoints",
@@ -260,7 +284,7 @@ class Follower:
         if self.log.kind != "tiles":
             proof = await self.source.consistency_proof(prefix.size, size, size)
             try:
-                verify_consistency(prefix.size, size, prefix.root(), root, proof)
+                verify_consistency(prefix.size, size, prefix.root(), root, proof, self.rule)
             except ProofError:
                 return prefix.root()
             return root
@@ -281,7 +305,8 @@ class Follower:
         for index, violation in found:
             entry = entries[index - start]
             proof = await self._inclusion_proof(index, cp.size)
-            verify_inclusion(RFC6962.leaf(entry), index, cp.size, proof, cp.root)
+            leaf = self.source.leaf_hash(entry)
+            verify_inclusion(leaf, index, cp.size, proof, cp.root, self.rule)
             out.append(
                 entry_finding(self.log.name, self.log.origin, index, entry, violation, note, proof)
             )
@@ -360,7 +385,7 @@ class Follower:
         if not await self._check_consistency(cursor, target) or cursor.next == size:
             return
         self._tile_cache = {}
-        prefix = cursor.prefix.copy()
+        prefix = cursor.prefix.copy(self.rule)  # the store keeps hashes, not the rule
         entries: list[bytes] = []
         self.progress.update(self.log.name, 0, size - start)
         if self.log.kind != "tiles":

@@ -10,6 +10,10 @@ is a prefix node, a node right of the prefix, or a node straddling the
 boundary, whose hash is composed from its two halves. If the recomputed root
 equals the signed one, the checked entries are exactly the first size entries
 of the signed tree; no choice of tile hashes can make wrong entries match.
+
+The tree's hash rule is the ledger's (tlog.ledger.LedgerSource.hash_rule): RFC 6962
+for tiles, CT and SCITT logs, CCF's unprefixed SHA-256 for CCF ledgers. The leaf
+helpers below are RFC 6962's: only tiles logs, whose bundles they read, use them.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable, Iterable
 
 from tlog import merkle
 from tlog.errors import MalformedProofError, TileError
-from tlog.merkle import HASH_SIZE, RFC6962, NodeHash
+from tlog.merkle import HASH_SIZE, RFC6962, HashRule, NodeHash
 from tlog.tiles import TILE_HEIGHT, TILE_WIDTH
 
 Node = tuple[int, int]
@@ -33,24 +37,25 @@ def leaf_hashes(entries: Iterable[bytes]) -> bytes:
     return b"".join([sha(b"\x00" + e).digest() for e in entries])
 
 
-def subtree_root(hashes: bytes) -> bytes:
+def subtree_root(hashes: bytes, rule: HashRule = RFC6962) -> bytes:
     """The root of the complete subtree over concatenated leaf hashes (a power of two of them)."""
     count = len(hashes) // HASH_SIZE
     if count == 0 or count & (count - 1) or len(hashes) % HASH_SIZE:
         raise MalformedProofError(f"{len(hashes)} bytes are not a power of two of hashes")
-    sha, row, pair = hashlib.sha256, hashes, 2 * HASH_SIZE
+    sha, row, pair, prefix = hashlib.sha256, hashes, 2 * HASH_SIZE, rule.node_prefix
     while len(row) > HASH_SIZE:
-        row = b"".join(
-            [sha(b"\x01" + row[i : i + pair]).digest() for i in range(0, len(row), pair)]
-        )
+        row = b"".join([sha(prefix + row[i : i + pair]).digest() for i in range(0, len(row), pair)])
     return row
 
 
 class Prefix:
     """The tree over entries [0, size), kept as its complete subtrees, largest first."""
 
-    def __init__(self, size: int = 0, hashes: Iterable[bytes] = ()) -> None:
+    def __init__(
+        self, size: int = 0, hashes: Iterable[bytes] = (), rule: HashRule = RFC6962
+    ) -> None:
         self.size = size
+        self.rule = rule
         self.hashes = [bytes(h) for h in hashes]
         if size < 0 or len(self.hashes) != size.bit_count():
             raise MalformedProofError(f"a prefix of size {size} has {size.bit_count()} hashes")
@@ -58,15 +63,17 @@ class Prefix:
             raise MalformedProofError("prefix hashes must be 32 bytes")
 
     @classmethod
-    def from_bytes(cls, size: int, data: bytes) -> Prefix:
+    def from_bytes(cls, size: int, data: bytes, rule: HashRule = RFC6962) -> Prefix:
         """The prefix stored as size and its concatenated hashes."""
-        return cls(size, [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)])
+        hashes = [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
+        return cls(size, hashes, rule)
 
     def to_bytes(self) -> bytes:
         return b"".join(self.hashes)
 
-    def copy(self) -> Prefix:
-        return Prefix(self.size, self.hashes)
+    def copy(self, rule: HashRule | None = None) -> Prefix:
+        """A copy, under another hash rule if given (a stored prefix does not record one)."""
+        return Prefix(self.size, self.hashes, self.rule if rule is None else rule)
 
     def append_subtree(self, level: int, h: bytes) -> None:
         """Append the complete subtree of 2**level entries with hash h; size must be aligned."""
@@ -75,7 +82,7 @@ class Prefix:
         new_size = self.size + (1 << level)
         size = self.size
         while size >> level & 1:
-            h = RFC6962.node(self.hashes.pop(), h)
+            h = self.rule.node(self.hashes.pop(), h)
             size -= 1 << level
             level += 1
         self.hashes.append(h)
@@ -84,7 +91,7 @@ class Prefix:
     def append_bundle(self, hashes: bytes) -> None:
         """Append leaf hashes; a whole aligned bundle of 256 is hashed as one subtree."""
         if len(hashes) == BUNDLE_BYTES and not self.size % TILE_WIDTH:
-            self.append_subtree(TILE_HEIGHT, subtree_root(hashes))
+            self.append_subtree(TILE_HEIGHT, subtree_root(hashes, self.rule))
         else:
             self.append_leaves(hashes)
 
@@ -105,10 +112,10 @@ class Prefix:
     def root(self) -> bytes:
         """The root of the tree of exactly size entries."""
         if not self.hashes:
-            return RFC6962.empty
+            return self.rule.empty
         r = self.hashes[-1]
         for h in reversed(self.hashes[:-1]):
-            r = RFC6962.node(h, r)
+            r = self.rule.node(h, r)
         return r
 
 
@@ -128,9 +135,9 @@ def _root_with(prefix: Prefix, tree_size: int, right: NodeHash) -> bytes:
             return h
         if start >= prefix.size:
             return right(level, index)
-        return RFC6962.node(node(level - 1, 2 * index), node(level - 1, 2 * index + 1))
+        return prefix.rule.node(node(level - 1, 2 * index), node(level - 1, 2 * index + 1))
 
-    return merkle.tree_root(tree_size, node)
+    return merkle.tree_root(tree_size, node, prefix.rule)
 
 
 def right_nodes(prefix: Prefix, tree_size: int) -> list[Node]:

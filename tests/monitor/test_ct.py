@@ -162,7 +162,7 @@ def test_config_kind_and_watch_list(tmp_path: Path) -> None:
     assert config.logs[0].kind == "ct"
     assert config.rules.domains == parse_watch_list(["www.bank.test", ".example.com"], "x")
     text = path.read_text()
-    bad_kind = text.replace('kind = "ct"', 'kind = "ccf"')
+    bad_kind = text.replace('kind = "ct"', 'kind = "sigsum"')
     with pytest.raises(ConfigError, match=r"logs\[0\].kind.*line 9"):
         parse_config(bad_kind, path)
     ed = generate_signer(ORIGIN).vkey()
