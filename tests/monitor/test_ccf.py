@@ -11,13 +11,18 @@ ledger that does not verify or a rewritten history is an integrity finding.
 from __future__ import annotations
 
 import json
+import signal
+import sqlite3
+import subprocess
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+import trio
 
 from monitor.config import parse_config
 from monitor.errors import ConfigError
-from tests.monitor.helpers import findings, scan, static_server
+from tests.monitor.helpers import findings, monitor_command, scan, static_server
 from tests.tlog.ccf.synth import LedgerWriter, Service
 from tlog.ccf.chunk import committed_range
 from tlog.ccf.heads import service_verifier
@@ -175,3 +180,60 @@ def _ed() -> str:
     from tlog.keys import generate_signer
 
     return generate_signer(ORIGIN).vkey()
+
+
+async def test_daemon_follows_the_ledger_chunk_by_chunk(tmp_path: Path) -> None:
+    """`monitor run` keeps one source across passes: new chunks are verified as they
+    appear, and a changed transaction in a later chunk is still found."""
+    writer = LedgerWriter(SERVICE)
+    first = grow(writer, 30)
+    ledger = tmp_path / "ledger"
+    publish(ledger, writer)
+    async with static_server(ledger) as url:
+        path = config(tmp_path / "mon", url)
+        path.write_text(path.read_text().replace("batch_size", "poll_interval = 0.1\nbatch_size"))
+        daemon = await trio.lowlevel.open_process(
+            monitor_command(path, "run"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            await cursor_at(tmp_path / "mon", first)
+            second = grow(writer, 30)
+            publish(ledger, writer, first)
+            await cursor_at(tmp_path / "mon", second)
+            writer.write(b"target", b"tamper-me")
+            target = writer.seqno
+            grow(writer, 5)
+            chunks = publish(ledger, writer, first, second)
+            name = next(n for n, data in chunks.items() if b"tamper-me" in data)
+            data = bytearray(chunks[name])
+            data[data.index(b"tamper-me")] ^= 1
+            (ledger / name).write_bytes(bytes(data))
+            with trio.fail_after(30):
+                while not findings(tmp_path / "mon"):
+                    await trio.sleep(0.05)
+            daemon.send_signal(signal.SIGTERM)
+            with trio.fail_after(10):
+                assert await daemon.wait() == 0
+        finally:
+            if daemon.returncode is None:
+                daemon.kill()
+                await daemon.wait()
+    (alert,) = findings(tmp_path / "mon")
+    assert alert["finding"]["problem"] == "ledger-invalid"
+    assert alert["finding"]["evidence"]["seqno"] == target
+    assert cursor(tmp_path / "mon") == second  # the cursor stays at the last good head
+
+
+def cursor(directory: Path) -> int | None:
+    db = directory / "monitor.db"
+    if not db.exists():
+        return None
+    with closing(sqlite3.connect(db)) as conn:
+        row = conn.execute("SELECT next FROM cursors").fetchone()
+    return None if row is None else int(row[0])
+
+
+async def cursor_at(directory: Path, size: int) -> None:
+    with trio.fail_after(30):
+        while cursor(directory) != size:
+            await trio.sleep(0.05)
