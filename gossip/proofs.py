@@ -95,8 +95,8 @@ class LedgerProofs:
             try:
                 if what == "proof":
                     result = await client.consistency_proof(a, b, b)
-                elif (tree_root := getattr(client, "tree_root", None)) is not None:
-                    result = await tree_root(a, b)
+                else:
+                    result = await client.tree_root(a, b)
             except TlogError as e:
                 log.debug(
                     "no proof from the log's tiles",

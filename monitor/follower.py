@@ -316,11 +316,7 @@ class Follower:
         if self.log.kind == "tiles":
             reader = await self._reader(tiles_needed_for_inclusion(index, size), size)
             return merkle.inclusion_proof(index, size, reader.node_hash)
-        prove = getattr(self.source, "inclusion_proof", None)
-        if prove is None:
-            raise NoCheckpointError(f"a {self.log.kind} source gives no inclusion proofs")
-        proof: list[bytes] = await prove(index, size)
-        return proof
+        return await self.source.inclusion_proof(index, size)
 
     async def _batch(
         self, cursor: Cursor, prefix: Prefix, entries: list[bytes], target: Candidate

@@ -40,7 +40,7 @@ class LedgerSource(Protocol):
     kind: str
     """The `kind` name this source implements (a key of LEDGER_KINDS)."""
     hash_rule: HashRule
-    """How entries hash into the tree (RFC 6962 for CT and tiles, CCF for CCF and SCITT)."""
+    """How entries hash into the tree (CCF for CCF ledgers; RFC 6962 for every other kind)."""
 
     async def fetch_checkpoint(self) -> SignedCheckpoint:
         """The ledger's latest signed head as a checkpoint whose log signature verified.
@@ -66,6 +66,18 @@ class LedgerSource(Protocol):
 
     def leaf_hash(self, entry: bytes) -> bytes:
         """The Merkle leaf hash of one entry as `entries` yields it."""
+        ...
+
+    async def inclusion_proof(
+        self, index: int, size: int, tree_size: int | None = None
+    ) -> list[bytes]:
+        """The RFC 9162 inclusion proof of entry index in the tree of size (monitors prove
+        findings with it); unverified until checked against a verified head."""
+        ...
+
+    async def tree_root(self, size: int, tree_size: int | None = None) -> bytes:
+        """The root of the first `size` entries of the tree of tree_size (gossip proves a fork
+        seen from a power-of-two size with it); unverified until a proof joins it to a head."""
         ...
 
     async def aclose(self) -> None:
@@ -113,14 +125,14 @@ async def prefix_root_from_proofs(source: LedgerSource, size: int, tree_size: in
 
     For sources without tree hashes (ct, scitt): gossip needs this root to prove a fork
     from a power-of-two size. Unverified: a wrong value cannot pass the consistency proof
-    it is checked with. The source must have `inclusion_proof(index, size)`.
+    it is checked with.
     """
     if not 0 <= size <= tree_size:
         raise MalformedProofError(f"no prefix of size {size} in a tree of size {tree_size}")
     if size == 0:
         return source.hash_rule.empty
     (entry,) = [e async for e in source.entries(size - 1, size, tree_size)]
-    proof = await source.inclusion_proof(size - 1, tree_size)  # type: ignore[attr-defined]
+    proof = await source.inclusion_proof(size - 1, tree_size)
     return prefix_root_from_inclusion_proof(
         source.leaf_hash(entry), size - 1, tree_size, proof, source.hash_rule
     )

@@ -33,9 +33,9 @@ SIZES = [(1, 33), (8, 33), (16, 33), (21, 33), (32, 33), (33, 33)]
 
 async def check(source: LedgerSource, tree: MemoryTree) -> None:
     for size, tree_size in SIZES:
-        got = await source.tree_root(size, tree_size)  # type: ignore[attr-defined]
+        got = await source.tree_root(size, tree_size)
         assert got == tree.root(size), (size, tree_size)
-    assert await source.tree_root(0, 33) == source.hash_rule.empty  # type: ignore[attr-defined]
+    assert await source.tree_root(0, 33) == source.hash_rule.empty
 
 
 async def test_ct_api(tmp_path: Path) -> None:
