@@ -60,7 +60,7 @@ from witness.service import Cosigned, Witness
 from witness.store import Store
 
 TOTAL = 48
-EXAMPLES = 250
+EXAMPLES = 270
 STEPS = 50
 MIN_STEPS = 10_000
 T = TypeVar("T")
