@@ -48,8 +48,8 @@ from tlog.keys import Ed25519Signer
 from tlog.merkle import RFC6962, MemoryTree
 from tlog.note import sign_note
 from tlog.tiles import TILE_WIDTH, EntriesRef, encode_entry_bundle, tile_hashes_for_tree
-from witnessnet.commands.demo import log_server
 from witnessnet.commands.key import write_key_file
+from witnessnet.demo.procs import log_server
 
 ORIGIN = "bench.example/log"
 LOG_KEY = Ed25519Signer(ORIGIN, hashlib.sha256(b"bench log key").digest())

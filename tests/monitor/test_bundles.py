@@ -17,7 +17,7 @@ from monitor.bundles import BundleFetcher
 from monitor.errors import FetchError
 from tests.monitor.helpers import ORIGIN, build_log, static_server
 from tlog.tiles import decode_entry_bundle, encode_entry_bundle
-from witnessnet.commands.demo import log_server
+from witnessnet.demo.procs import log_server
 
 ENTRIES = [b"entry %d" % i for i in range(1000)]
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]

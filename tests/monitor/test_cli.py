@@ -24,8 +24,8 @@ from tests.monitor.helpers import (
     scan,
     signer,
 )
-from witnessnet.commands.demo import log_server
 from witnessnet.commands.key import write_key_file
+from witnessnet.demo.procs import log_server
 
 FIRMWARE = b"firmware image bytes"
 

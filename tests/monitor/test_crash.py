@@ -18,7 +18,7 @@ from pathlib import Path
 import trio
 
 from tests.monitor.helpers import ORIGIN, PlantedLog, findings, monitor_command, monitor_config
-from witnessnet.commands.demo import log_server
+from witnessnet.demo.procs import log_server
 
 KILLS = 8
 

@@ -37,8 +37,8 @@ from tlog.checkpoint import open_checkpoint
 from tlog.ct.leaf import X509_ENTRY, TimestampedEntry, encode_leaf
 from tlog.keys import generate_signer
 from tlog.merkle import RFC6962, verify_inclusion
-from witnessnet.commands.demo import log_server
 from witnessnet.commands.key import write_key_file
+from witnessnet.demo.procs import log_server
 
 ORIGIN = "ct.test/monitor"
 WATCH = parse_watch_list(["www.bank.test", ".example.com", "# a comment", ""], "test")

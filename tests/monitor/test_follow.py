@@ -35,7 +35,7 @@ from tlog.cosignature import CosignatureV1Signer
 from tlog.errors import ProofError
 from tlog.merkle import verify_consistency
 from tlog.note import parse_note, sign_note
-from witnessnet.commands.demo import log_server
+from witnessnet.demo.procs import log_server
 
 
 async def wait_for_size(http: httpx.AsyncClient, url: str, size: int) -> None:

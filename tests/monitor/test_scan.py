@@ -25,7 +25,7 @@ from tests.monitor.helpers import (
 from tlog.checkpoint import open_checkpoint
 from tlog.merkle import RFC6962, verify_inclusion
 from tlog.tiles import decode_entry_bundle, encode_entry_bundle
-from witnessnet.commands.demo import log_server
+from witnessnet.demo.procs import log_server
 
 
 def check_proof(finding: dict) -> None:

@@ -30,8 +30,8 @@ from tlog.tiles import (
     parse_tile_path,
     tile_hashes_for_tree,
 )
-from witnessnet.commands.demo import log_server
 from witnessnet.commands.key import write_key_file
+from witnessnet.demo.procs import log_server
 
 ORIGIN = "test.example/reflog"
 

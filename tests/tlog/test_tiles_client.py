@@ -34,8 +34,8 @@ from tlog.tiles_client import (
     LogUnavailableError,
     TiledLogClient,
 )
-from witnessnet.commands.demo import log_server
 from witnessnet.commands.key import write_key_file
+from witnessnet.demo.procs import log_server
 
 ORIGIN = "test.example/tiles-client"
 

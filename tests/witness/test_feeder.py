@@ -30,8 +30,8 @@ from tlog.policy import parse_policy, verify_cosigned_checkpoint
 from tlog.tiles_client import LogStatusError, LogUnavailableError
 from witness.decide import LogState
 from witness.feeder import MAX_BACKOFF, backoff, error_kind, old_size_for
-from witnessnet.commands.demo import LogProcess, log_server
 from witnessnet.commands.key import write_key_file
+from witnessnet.demo.procs import LogProcess, log_server
 
 ORIGIN = "example.com/fed-log"
 DEADLINE = 30

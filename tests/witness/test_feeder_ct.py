@@ -29,8 +29,8 @@ from tlog.checkpoint import open_checkpoint, origin_hash
 from tlog.keys import generate_signer, parse_vkey
 from tlog.ledger import open_source
 from tlog.merkle import verify_consistency
-from witnessnet.commands.demo import log_server
 from witnessnet.commands.key import write_key_file
+from witnessnet.demo.procs import log_server
 
 CT_ORIGIN = "ct.test/witnessed"
 STATIC_ORIGIN = "static-ct.test/witnessed"

@@ -22,8 +22,8 @@ from tlog.keys import Ed25519Signer, generate_signer
 from tlog.merkle import verify_consistency, verify_inclusion
 from tlog.tiles import decode_entry_bundle
 from tlog.tiles_client import TiledLogClient
-from witnessnet.commands.demo import LogProcess, log_server
 from witnessnet.commands.key import write_key_file
+from witnessnet.demo.procs import LogProcess, log_server
 
 ORIGIN = "test.example/log-serve"
 

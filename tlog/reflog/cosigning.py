@@ -23,10 +23,9 @@ import trio
 from tlog.cosignature import parse_cosigner_vkey
 from tlog.errors import TlogError
 from tlog.note import Signature
+from tlog.reflog.defaults import DEFAULT_WITNESS_TIMEOUT
 from tlog.reflog.sequencer import Sequencer
 from tlog.witness_client import WitnessClient
-
-DEFAULT_TIMEOUT = 5.0
 
 logger = logging.getLogger("tlog.reflog.cosigning")
 
@@ -51,7 +50,7 @@ class Cosigner:
         witnesses: Sequence[WitnessTarget],
         http: httpx.AsyncClient,
         *,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = DEFAULT_WITNESS_TIMEOUT,
     ) -> None:
         self.sequencer = sequencer
         self.timeout = timeout

@@ -25,8 +25,9 @@ from hypercorn.config import Config
 
 from tlog.ct.sth import CTLogSigner
 from tlog.keys import Ed25519Signer
-from tlog.reflog.cosigning import DEFAULT_TIMEOUT, Cosigner, WitnessTarget
+from tlog.reflog.cosigning import Cosigner, WitnessTarget
 from tlog.reflog.ct_api import CTApi
+from tlog.reflog.defaults import DEFAULT_WITNESS_TIMEOUT
 from tlog.reflog.fork import Mirror
 from tlog.reflog.http import AddEntry, build_app
 from tlog.reflog.log import TiledLog
@@ -51,7 +52,7 @@ class ServeConfig:
     fork_at: int | None = None
     fork_listen: str | None = None
     witnesses: tuple[WitnessTarget, ...] = ()
-    witness_timeout: float = DEFAULT_TIMEOUT
+    witness_timeout: float = DEFAULT_WITNESS_TIMEOUT
     ct_signer: CTLogSigner | None = None
     ct_max_batch: int = 64
 

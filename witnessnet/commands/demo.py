@@ -1,17 +1,12 @@
 """`witnessnet demo`: a whole witness network on 127.0.0.1, two attacks, and who caught them.
 
 The network and its steps live in witnessnet.demo; this module is the command line.
-`log_server` (witnessnet.demo.procs) is re-exported here for the tests that run a log.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-
-from witnessnet.demo.procs import LogProcess, log_server
-
-__all__ = ["LogProcess", "log_server", "register"]
 
 ORDER = 50
 

@@ -6,15 +6,20 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tlog.errors import TlogError
-from tlog.keys import Ed25519Signer, generate_signer, parse_private_key
+
+if TYPE_CHECKING:
+    from tlog.keys import Ed25519Signer
 
 ORDER = 10
 
 
 def load_key_file(path: str | Path) -> Ed25519Signer:
     """Read a private key file written by `witnessnet key generate`."""
+    from tlog.keys import parse_private_key
+
     return parse_private_key(Path(path).read_text(encoding="utf-8"))
 
 
@@ -28,6 +33,8 @@ def write_key_file(path: str | Path, signer: Ed25519Signer) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from tlog.keys import generate_signer
+
     try:
         signer = generate_signer(args.name)
         write_key_file(args.out, signer)

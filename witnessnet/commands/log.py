@@ -7,16 +7,16 @@ import json
 import logging
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import trio
-
 from tlog.errors import TlogError
-from tlog.reflog.cosigning import DEFAULT_TIMEOUT, WitnessTarget
-from tlog.reflog.server import ServeConfig, serve
-from witnessnet.commands.key import load_key_file
-from witnessnet.jsonlog import setup_logging
+from tlog.reflog.defaults import DEFAULT_WITNESS_TIMEOUT
+
+if TYPE_CHECKING:
+    import trio
+
+    from tlog.reflog.server import ServeConfig
 
 logger = logging.getLogger("witnessnet.log")
 
@@ -123,6 +123,8 @@ def print_event(event: dict[str, Any]) -> None:
 
 
 async def _watch_signals(stop: trio.Event, scope: trio.CancelScope) -> None:
+    import trio
+
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
             logger.info("signal", extra={"signal": signal.Signals(signum).name})
@@ -132,6 +134,10 @@ async def _watch_signals(stop: trio.Event, scope: trio.CancelScope) -> None:
 
 
 async def _run(config: ServeConfig) -> None:
+    import trio
+
+    from tlog.reflog.server import serve
+
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_watch_signals, stop, nursery.cancel_scope)
@@ -140,6 +146,13 @@ async def _run(config: ServeConfig) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import trio
+
+    from tlog.reflog.cosigning import WitnessTarget
+    from tlog.reflog.server import ServeConfig
+    from witnessnet.commands.key import load_key_file
+    from witnessnet.jsonlog import setup_logging
+
     setup_logging()
     if (args.fork_at is None) != (args.fork_listen is None):
         logger.error("usage", extra={"error": "--fork-at and --fork-listen go together"})
@@ -276,9 +289,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--witness-timeout",
         type=positive_float,
-        default=DEFAULT_TIMEOUT,
+        default=DEFAULT_WITNESS_TIMEOUT,
         metavar="SECONDS",
-        help=f"wait at most this long for each witness (default {DEFAULT_TIMEOUT:g})",
+        help=f"wait at most this long for each witness (default {DEFAULT_WITNESS_TIMEOUT:g})",
     )
     s.add_argument(
         "--ct-key",

@@ -6,14 +6,14 @@ import argparse
 import sys
 
 from tlog.errors import InvalidSignatureError, TlogError, UnverifiedNoteError
-from tlog.keys import parse_vkey
-from tlog.note import parse_note, sign_note, verify_note
 from witnessnet.commands.key import load_key_file
 
 ORDER = 20
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
+    from tlog.note import sign_note
+
     try:
         signer = load_key_file(args.key)
         text = sys.stdin.buffer.read().decode("utf-8")
@@ -26,6 +26,9 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from tlog.keys import parse_vkey
+    from tlog.note import parse_note, verify_note
+
     try:
         verifiers = [parse_vkey(v) for v in args.vkey]
         note = parse_note(sys.stdin.buffer.read())

@@ -6,9 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from tlog.checkpoint import parse_hash, parse_size
 from tlog.errors import MalformedProofError, ProofError, TlogError
-from tlog.merkle import verify_consistency, verify_inclusion
 
 EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED = 0, 1, 2
 
@@ -17,6 +15,8 @@ ORDER = 30
 
 def read_proof() -> list[bytes]:
     """Base64 hashes from stdin, one per line; blank lines are ignored."""
+    from tlog.checkpoint import parse_hash
+
     text = sys.stdin.buffer.read().decode("utf-8")
     return [
         parse_hash(line.strip(), f"proof line {i}")
@@ -42,6 +42,9 @@ def _run(check: Callable[[], None]) -> int:
 
 
 def cmd_consistency(args: argparse.Namespace) -> int:
+    from tlog.checkpoint import parse_hash, parse_size
+    from tlog.merkle import verify_consistency
+
     def check() -> None:
         old_size = parse_size(args.old_size, "--old-size")
         new_size = parse_size(args.new_size, "--new-size")
@@ -53,6 +56,9 @@ def cmd_consistency(args: argparse.Namespace) -> int:
 
 
 def cmd_inclusion(args: argparse.Namespace) -> int:
+    from tlog.checkpoint import parse_hash, parse_size
+    from tlog.merkle import verify_inclusion
+
     def check() -> None:
         size = parse_size(args.size, "--size")
         index = parse_size(args.index, "--index")

@@ -12,23 +12,6 @@ import time
 from functools import partial
 from pathlib import Path
 
-import trio
-
-from gossip.errors import GossipStateError
-from tlog.cosignature import CosignatureV1Signer
-from tlog.errors import TlogError
-from tlog.keys import generate_signer
-from tlog.note import is_valid_key_name
-from witness.config import load_config
-from witness.daemon import run_witness
-from witness.errors import ConfigError, StoreError
-from witness.store import create_database
-from witnessnet.alerts import OutboxError
-from witnessnet.commands.key import write_key_file
-from witnessnet.commands.log import expected_errors
-from witnessnet.jsonlog import setup_logging
-from witnessnet.witnessd import extension, load_alerts
-
 CONFIG_TEMPLATE = """\
 # witnessnet witness configuration. Reference: `witnessnet witness serve --help`.
 # Relative paths are relative to this file.
@@ -87,6 +70,14 @@ ORDER = 60
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from tlog.cosignature import CosignatureV1Signer
+    from tlog.errors import TlogError
+    from tlog.keys import generate_signer
+    from tlog.note import is_valid_key_name
+    from witness.errors import StoreError
+    from witness.store import create_database
+    from witnessnet.commands.key import write_key_file
+
     directory = Path(args.dir)
     if not is_valid_key_name(args.name):
         print(f"error: {args.name!r} is not a valid key name (no spaces, no '+')", file=sys.stderr)
@@ -115,6 +106,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    import trio
+
+    from witness.config import load_config
+    from witness.daemon import run_witness
+    from witnessnet.witnessd import extension, load_alerts
+
     config = load_config(args.config)
     extend = extension(config, load_alerts(config))
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -152,6 +149,14 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import trio
+
+    from gossip.errors import GossipStateError
+    from witness.errors import ConfigError, StoreError
+    from witnessnet.alerts import OutboxError
+    from witnessnet.commands.log import expected_errors
+    from witnessnet.jsonlog import setup_logging
+
     # The store's writer thread retakes the GIL from a busy event loop several times per
     # commit; at the default 5 ms switch interval that halves durable throughput.
     sys.setswitchinterval(0.001)

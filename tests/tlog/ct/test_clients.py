@@ -37,8 +37,8 @@ from tlog.keys import generate_signer, parse_vkey
 from tlog.ledger import LedgerSource, open_source
 from tlog.merkle import RFC6962, MemoryTree, verify_consistency, verify_inclusion
 from tlog.tiles_client import LogStatusError
-from witnessnet.commands.demo import LogProcess, log_server
 from witnessnet.commands.key import write_key_file
+from witnessnet.demo.procs import LogProcess, log_server
 
 ORIGIN = "ct.test/reflog"
 
