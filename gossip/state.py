@@ -36,6 +36,7 @@ import trio
 
 from gossip.errors import GossipStateError
 from gossip.messages import next_sequence
+from tlog.sqlite import connect_readonly, connect_state
 
 SCHEMA_VERSION = "1"
 MAX_NOTES_PER_LOG = 4
@@ -102,16 +103,10 @@ class Frozen:
 
 
 def _connect(path: Path) -> sqlite_utils.Database:
-    conn = sqlite3.connect(path, check_same_thread=False)
-    db = sqlite_utils.Database(conn)
-    db.execute("PRAGMA busy_timeout = 5000")
-    db.execute("PRAGMA synchronous = FULL")
-    db.execute("PRAGMA foreign_keys = ON")
-    return db
+    return sqlite_utils.Database(connect_state(path))
 
 
 def _create(db: sqlite_utils.Database) -> None:
-    db.enable_wal()
     with db.atomic():
         for statement in SCHEMA.split(";"):
             if statement.strip():
@@ -314,7 +309,7 @@ class GossipState:
             return None
 
         def read() -> bytes | None:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            conn = connect_readonly(self.path)
             with closing(conn):
                 row = conn.execute(
                     "SELECT file FROM evidence WHERE fingerprint = ?", [fingerprint]

@@ -36,6 +36,7 @@ from monitor.findings import Finding
 from monitor.rules import Remembered
 from monitor.tree import Prefix
 from tlog.lockfile import try_lock
+from tlog.sqlite import connect_state
 
 SCHEMA_VERSION = "1"
 SCHEMA = """
@@ -134,11 +135,8 @@ class Store:
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            db = sqlite_utils.Database(conn)
-            db.enable_wal()
-            conn.execute("PRAGMA synchronous = FULL")
-            if "meta" not in db.table_names():
+            conn = connect_state(path, explicit_transactions=True)
+            if "meta" not in sqlite_utils.Database(conn).table_names():
                 conn.executescript(f"BEGIN; {SCHEMA} COMMIT;")
                 conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()

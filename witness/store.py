@@ -39,6 +39,7 @@ import sqlite_utils
 import trio
 
 from tlog.lockfile import try_lock
+from tlog.sqlite import connect_readonly, connect_state
 from witness.decide import Advance, LogState, Rejection
 from witness.errors import DatabaseLockedError, DatabaseMissingError, StoreError
 
@@ -170,12 +171,7 @@ class _Reject(_Op):
 
 
 def _connect(path: Path) -> sqlite_utils.Database:
-    conn = sqlite3.connect(path, check_same_thread=False)
-    db = sqlite_utils.Database(conn)
-    db.execute("PRAGMA busy_timeout = 5000")
-    db.execute("PRAGMA synchronous = FULL")
-    db.execute("PRAGMA foreign_keys = ON")
-    return db
+    return sqlite_utils.Database(connect_state(path))
 
 
 def _lock(path: Path) -> int:
@@ -202,7 +198,6 @@ def create_database(path: Path) -> None:
     except sqlite3.Error as e:
         raise StoreError(f"cannot create {path}: {e}") from None
     try:
-        db.enable_wal()
         with db.atomic():
             _execute_script(db, SCHEMA)
             db.execute(
@@ -339,7 +334,7 @@ class Store:
 
     async def _read(self, sql: str, params: list[object]) -> list[dict]:
         def read() -> list[dict]:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            conn = connect_readonly(self.path)
             with closing(conn):
                 return list(sqlite_utils.Database(conn).query(sql, params))
 

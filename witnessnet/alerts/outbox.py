@@ -33,6 +33,7 @@ import trio
 
 from tlog.alert import Alert, AlertClass
 from tlog.lockfile import try_lock
+from tlog.sqlite import connect_state
 from witnessnet.alerts.errors import OutboxError, OutboxLockedError
 from witnessnet.alerts.metrics import AlertMetrics, Backlog
 
@@ -118,12 +119,7 @@ class DeliveryState:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 5000")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
+    return connect_state(path, explicit_transactions=True)
 
 
 @contextmanager
