@@ -229,7 +229,10 @@ def cursor(directory: Path) -> int | None:
     if not db.exists():
         return None
     with closing(sqlite3.connect(db)) as conn:
-        row = conn.execute("SELECT next FROM cursors").fetchone()
+        try:
+            row = conn.execute("SELECT next FROM cursors").fetchone()
+        except sqlite3.OperationalError:  # the daemon has not created its tables yet
+            return None
     return None if row is None else int(row[0])
 
 
