@@ -28,6 +28,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from functools import partial
 
 import trio
 
@@ -258,7 +259,8 @@ class Actions:
             await self._suspect(mine.note, need, reason, attempts)
 
     async def _suspect(self, mine: bytes, need: NeedProof, reason: Reason, attempts: int) -> None:
-        file = build_suspicion(
+        build = partial(
+            build_suspicion,
             self.witness.signer.key,
             reason,
             attempts,
@@ -268,6 +270,8 @@ class Actions:
             self._verifiers(need.origin),
             int(self._clock()),
         )
+        # An ssh-agent key signs over a socket: not on the event loop.
+        file = await trio.to_thread.run_sync(build) if self.witness.keyring.blocking else build()
         parsed = parse_evidence(file)
         if not isinstance(parsed, SuspicionFile):
             raise TypeError("build_suspicion did not build a suspicion")

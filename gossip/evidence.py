@@ -49,7 +49,7 @@ from gossip.errors import (
 from tlog.checkpoint import Checkpoint, parse_checkpoint
 from tlog.cosignature import CosignatureV1Verifier
 from tlog.errors import CheckpointError, MalformedNoteError, MalformedProofError, NoteError
-from tlog.keys import Ed25519Signer, Ed25519Verifier, tree_hash_rule
+from tlog.keys import Ed25519NoteSigner, Ed25519Verifier, tree_hash_rule
 from tlog.merkle import roots_from_consistency_proof
 from tlog.note import Note, Verifier, is_valid_key_name, parse_note, verify_note
 
@@ -729,7 +729,7 @@ def build_witness_equivocation(
 
 
 def build_suspicion(
-    signer: Ed25519Signer,
+    signer: Ed25519NoteSigner,
     reason: Reason,
     attempts: int,
     detail: str,

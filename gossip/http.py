@@ -95,6 +95,8 @@ def routes(node: GossipNode) -> list[BaseRoute]:
     async def checkpoint(request: Request) -> Response:
         digest = request.path_params["origin_hash"]
         trusted = node.witness.registry.by_hash(digest) if _HEX64.fullmatch(digest) else None
+        if trusted is not None:
+            await node.views.refresh([trusted.origin])
         view = None if trusted is None else node.views.get(trusted.origin)
         if view is None or view.note is None:
             return PlainTextResponse("no checkpoint for this origin hash\n", 404)

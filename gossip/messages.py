@@ -66,7 +66,7 @@ from gossip.errors import (
 )
 from gossip.evidence import MAX_EVIDENCE_BYTES, MAX_PROOF_HASHES
 from gossip.membership import Member, Network
-from tlog.keys import Ed25519Signer
+from tlog.keys import Ed25519NoteSigner
 from tlog.note import MAX_NOTE_BYTES, is_valid_key_name
 
 DOMAIN = b"witnessnet/gossip/v1\n"
@@ -213,8 +213,8 @@ def _pack(obj: object) -> bytes:
         raise MalformedMessageError(f"cannot encode message: {e}") from None
 
 
-def encode_message(message: Message, signer: Ed25519Signer) -> bytes:
-    """The signed wire bytes of `message`.
+def encode_message(message: Message, signer: Ed25519NoteSigner) -> bytes:
+    """The signed wire bytes of `message` (a `blocking` signer: call from a worker thread).
 
     Raises MalformedMessageError (or OversizedMessageError) when the message
     breaks a rule that receivers enforce: what is sent always decodes.

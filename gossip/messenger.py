@@ -41,7 +41,7 @@ from gossip.messages import (
 )
 from gossip.metrics import GossipMetrics
 from gossip.state import GossipState
-from tlog.keys import Ed25519Signer
+from tlog.keys import Ed25519NoteSigner
 
 PATH = "/gossip/v1"
 CONTENT_TYPE = "application/vnd.witnessnet.gossip+msgpack"
@@ -68,7 +68,7 @@ class Messenger:
     def __init__(
         self,
         me: Member,
-        signer: Ed25519Signer,
+        signer: Ed25519NoteSigner,
         network: Network,
         state: GossipState,
         http: httpx.AsyncClient,
@@ -116,6 +116,9 @@ class Messenger:
         now = self._clock()
         seq = await self._state.next_sequence(now)
         message = Message(self.me.name, recipient, seq, int(now), tuple(payloads))
+        if self._signer.blocking:
+            # An ssh-agent key: one socket round trip per message, up to its timeout.
+            return await trio.to_thread.run_sync(encode_message, message, self._signer)
         return encode_message(message, self._signer)
 
     async def post(

@@ -141,6 +141,7 @@ class GossipNode:
 
     async def exchange(self, peer: Member) -> str:
         """One push-pull exchange with `peer`; its outcome label. Raises PeerError."""
+        await self.views.refresh()
         digest = [make_digest(self.views.values())]
         reply = await self.messenger.post(peer, digest, attempts=EXCHANGE_ATTEMPTS)
         if reply is None:
@@ -184,10 +185,12 @@ class GossipNode:
             elif isinstance(p, Evidence):
                 await self.actions.evidence(p.file, sender)
             elif isinstance(p, Digest):
+                await self.views.refresh()
                 plan = plan_exchange(self.views, p)
                 offers.update((o.origin, o) for o in plan.offers)
                 request = plan.request()
             elif isinstance(p, CheckpointRequest):
+                await self.views.refresh()
                 offers.update((o.origin, o) for o in answer_request(self.views, p))
         answer = await self._offer(list(offers.values()), budget)
         return answer if request is None else [*answer, request]
@@ -195,6 +198,7 @@ class GossipNode:
     async def _offer(self, offers: list[Offer], budget: float) -> list[Payload]:
         """Our checkpoints for `offers`, with consistency proofs from the peer's sizes where
         the log's tiles give one within `budget` seconds."""
+        await self.views.refresh(o.origin for o in offers[:MAX_OFFERS])
         views = [(o, self.views[o.origin]) for o in offers[:MAX_OFFERS] if o.origin in self.views]
         views = [(o, v) for o, v in views if v.note is not None]
         if not views:

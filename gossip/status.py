@@ -80,7 +80,9 @@ def status_route(node: GossipNode) -> Route:
     async def status(request: Request) -> Response:
         witness = node.witness
         page = choose_page(request.query_params, len(witness.registry))
-        rows = log_rows(witness, page_logs(witness.registry, page), cosigned_by)
+        logs = page_logs(witness.registry, page)
+        await node.views.refresh(t.origin for t in logs)
+        rows = log_rows(witness, logs, cosigned_by)
         html = render_status(witness.name, [witness.signer.vkey()], rows, page, section(node))
         return HTMLResponse(html)
 

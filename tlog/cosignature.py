@@ -28,7 +28,7 @@ from tlog.keys import (
     ALG_COSIGNATURE_V1,
     ALG_ED25519,
     ALG_MLDSA44_COSIGNATURE,
-    Ed25519Signer,
+    Ed25519NoteSigner,
     ParsedKey,
     encode_vkey,
     key_id,
@@ -179,7 +179,7 @@ def parse_cosigner_vkey(vkey: str) -> Verifier:
 class CosignatureV1Signer:
     """Type 0x04 signer: cosignature/v1 with a witness's Ed25519 key."""
 
-    key: Ed25519Signer
+    key: Ed25519NoteSigner
     clock: Callable[[], float] = time.time
 
     @property

@@ -24,7 +24,7 @@ import re
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -414,9 +414,47 @@ def parse_vkey(vkey: str) -> Verifier:
     return v
 
 
+@runtime_checkable
+class Ed25519NoteSigner(Protocol):
+    """An Ed25519 key that signs notes (type 0x01) and raw messages under a note key name.
+
+    Ed25519Signer holds the seed in memory; witness.agent.AgentEd25519Key asks an
+    ssh-agent. Both satisfy tlog.note.Signer. `blocking` keys wait on I/O to sign: an
+    event loop calls them from a worker thread (trio.to_thread.run_sync).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key_id(self) -> int: ...
+
+    @property
+    def public(self) -> bytes:
+        """The raw 32-byte Ed25519 public key."""
+        ...
+
+    @property
+    def blocking(self) -> bool: ...
+
+    def sign(self, text: bytes) -> bytes:
+        """The signature (without the key ID) over the note `text`."""
+        ...
+
+    def sign_raw(self, message: bytes) -> bytes:
+        """Ed25519 over arbitrary bytes (cosignatures and gossip messages)."""
+        ...
+
+    def verifier(self) -> Ed25519Verifier: ...
+
+    def vkey(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Ed25519Signer:
     """Type 0x01 signer from a 32-byte Ed25519 seed."""
+
+    blocking: ClassVar[bool] = False
 
     name: str
     seed: bytes = field(repr=False)

@@ -2,13 +2,12 @@
 
 `AgentClient` speaks the agent protocol (tlog.sshagent) over the UNIX socket
 named by SSH_AUTH_SOCK, with blocking calls under a timeout. `AgentEd25519Key`
-is an Ed25519 key held by the agent with the interface of tlog.keys.Ed25519Signer
-(name, public, key_id, sign_raw, verifier, vkey), so a CosignatureV1Signer and
-the gossip messenger use it unchanged.
+is an Ed25519 key held by the agent; it is a tlog.keys.Ed25519NoteSigner, like
+Ed25519Signer, so a CosignatureV1Signer and the gossip messenger use it unchanged.
 
-Its calls block, so `blocking` is True and the witness runs its cosigning in a
-worker thread (witness.service); each thread keeps its own connection, so
-concurrent cosignatures never share a socket and need no lock.
+Its calls block, so `blocking` is True and the witness and gossip sign in a worker
+thread (witness.service, gossip.messenger, gossip.views); each thread keeps its own
+connection, so concurrent signatures never share a socket and need no lock.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from tlog.cosignature import CosignatureV1Signer
 from tlog.errors import TlogError
-from tlog.keys import Ed25519Signer, parse_private_key
-from witness.agent import AgentEd25519Key, AgentError, find_agent_key, socket_path
+from tlog.keys import Ed25519NoteSigner, parse_private_key
+from witness.agent import AgentError, find_agent_key, socket_path
 from witness.config import WitnessConfig
 from witness.errors import ConfigError
 from witness.keyring import KeyRing
@@ -36,7 +36,7 @@ def check_key_file_mode(path: Path) -> None:
 
 def _load(
     config: WitnessConfig, key: str, path: Path | None, agent: str | None
-) -> Ed25519Signer | AgentEd25519Key:
+) -> Ed25519NoteSigner:
     if agent is not None:
         try:
             return find_agent_key(config.name, agent, socket_path())

@@ -21,6 +21,7 @@ from gossip.state import GossipState
 from tests.gossip import LOG, ORIGIN, WITNESS_KEYS, checkpoint
 from tlog.alert import Alert
 from tlog.cosignature import CosignatureV1Signer
+from tlog.keys import Ed25519NoteSigner
 from tlog.merkle import MemoryTree
 from witness.decide import AddCheckpointRequest
 from witness.registry import Registry, TrustedLog
@@ -115,9 +116,14 @@ def network_text(count: int) -> str:
 
 @asynccontextmanager
 async def gossip_nodes(
-    tmp_path: Path, tiles: Sequence[MemoryTree | None], *, proof_attempts: int = 2
+    tmp_path: Path,
+    tiles: Sequence[MemoryTree | None],
+    *,
+    proof_attempts: int = 2,
+    keys: Sequence[Ed25519NoteSigner] = WITNESS_KEYS,
 ) -> AsyncIterator[tuple[list[Node], Router]]:
-    """len(tiles) witnesses of ORIGIN gossiping in memory; node i reads tiles from tiles[i].
+    """len(tiles) witnesses of ORIGIN gossiping in memory; node i reads tiles from tiles[i]
+    and signs with keys[i] (the same public key as WITNESS_KEYS[i], e.g. in an ssh-agent).
 
     Only the background jobs run: tests drive the exchanges themselves.
     """
@@ -129,7 +135,7 @@ async def gossip_nodes(
             for i, tree in enumerate(tiles):
                 store = Store.open(tmp_path / f"w{i}.db", create=True)
                 await nursery.start(store.run)
-                witness = Witness(CosignatureV1Signer(WITNESS_KEYS[i]), store, Registry())
+                witness = Witness(CosignatureV1Signer(keys[i]), store, Registry())
                 await witness.trust(
                     [TrustedLog(ORIGIN, (LOG.vkey(),), "config")], authoritative=True
                 )
