@@ -75,3 +75,17 @@ def test_receipt_whose_vds_is_not_a_known_int_is_malformed(vds: object) -> None:
     receipt = cbor2.dumps(cbor2.CBORTag(18, [protected, {396: {-1: [b"proof"]}}, None, b"s"]))
     with pytest.raises(ScittMalformedReceiptError, match="verifiable data structure"):
         parse_receipt(receipt)
+
+
+def test_certificate_with_an_unsupported_general_name_is_malformed() -> None:
+    # cryptography raises x509.UnsupportedGeneralNameType (an x400Address in an extension).
+    (crash,) = (CORPUS / "scitt_statement").glob("crash-7dc61780*")
+    statement = decode_statement(crash.read_bytes())
+    chain = x5chain(statement.protected[X5CHAIN])
+    failures = []
+    for i, der in enumerate(chain):
+        try:
+            load_certificate(der, f"x5chain certificate {i}")
+        except MalformedCoseError as e:
+            failures.append(str(e))
+    assert any("x400Address" in f for f in failures), failures

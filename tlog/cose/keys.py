@@ -38,13 +38,14 @@ def load_certificate(data: bytes, what: str) -> x509.Certificate:
         cert.subject.rfc4514_string()
         cert.issuer.rfc4514_string()
         cert.extensions  # noqa: B018
-    # InvalidVersion and DuplicateExtension are not ValueErrors (found by fuzz/, scitt targets).
+    # These three are not ValueErrors (found by fuzz/, scitt targets).
     except (
         ValueError,
         TypeError,
         UnsupportedAlgorithm,
         x509.InvalidVersion,
         x509.DuplicateExtension,
+        x509.UnsupportedGeneralNameType,
     ) as e:
         raise MalformedCoseError(f"{what} is not an X.509 certificate: {e}") from None
     return cert
