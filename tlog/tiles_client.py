@@ -11,22 +11,26 @@ logs delete partials for.
 Each request runs under a deadline; 5xx answers, timeouts and connection
 errors are retried with exponential backoff. Response bodies are read up to a
 limit derived from what the resource may hold, so a hostile log cannot make
-the client buffer more. Proofs and roots computed from tiles are only as good
-as the checkpoint they are verified against: verify them with tlog.merkle.
+the client buffer more. That GET is tlog.httpget's, shared by every log
+client; its errors (LogClientError and subclasses) are importable from here.
+Proofs and roots computed from tiles are only as good as the checkpoint they
+are verified against: verify them with tlog.merkle.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from types import TracebackType
+from collections.abc import AsyncIterator, Iterable, Sequence
 
 import httpx
 import trio
 
 from tlog import merkle
 from tlog.checkpoint import SignedCheckpoint, open_checkpoint
-from tlog.errors import CheckpointError, MalformedProofError, TileError, TlogError
+from tlog.errors import CheckpointError, MalformedProofError, TileError
+from tlog.httpget import ClosesGetter, Getter, first_error
+from tlog.httpget import LogClientError as LogClientError
+from tlog.httpget import LogStatusError as LogStatusError
+from tlog.httpget import LogUnavailableError as LogUnavailableError
 from tlog.merkle import HASH_SIZE
 from tlog.note import MAX_NOTE_BYTES, Verifier
 from tlog.tiles import (
@@ -45,26 +49,6 @@ from tlog.tiles import (
 MAX_BUNDLE_BYTES = TILE_WIDTH * (2 + MAX_ENTRY_SIZE)
 
 
-class LogClientError(TlogError):
-    """A tiled log that could not be read; ``url`` is the resource that failed."""
-
-    def __init__(self, url: str, message: str) -> None:
-        super().__init__(f"{url}: {message}")
-        self.url = url
-
-
-class LogStatusError(LogClientError):
-    """The log answered with an HTTP error status (after retries, for 5xx)."""
-
-    def __init__(self, url: str, status: int, body: str) -> None:
-        super().__init__(url, f"HTTP {status}: {body}" if body else f"HTTP {status}")
-        self.status = status
-
-
-class LogUnavailableError(LogClientError):
-    """The log timed out or could not be reached, after retries."""
-
-
 def _widen(refs: Iterable[TileRef], tree_size: int) -> list[TileRef]:
     """The same tile positions as published for a tree of tree_size (wider or full)."""
     out = []
@@ -74,21 +58,6 @@ def _widen(refs: Iterable[TileRef], tree_size: int) -> list[TileRef]:
     return out
 
 
-@contextmanager
-def _first_error() -> Iterator[None]:
-    """Raise the first TlogError of a failed nursery by itself, as one sequential call would."""
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        errors, _ = group.split(TlogError)
-        if errors is None:
-            raise
-        first: BaseException = errors
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        raise first from None
-
-
 def _check_tree_size(size: int, tree_size: int | None) -> int:
     tree_size = size if tree_size is None else tree_size
     if not 0 <= size <= tree_size:
@@ -96,7 +65,7 @@ def _check_tree_size(size: int, tree_size: int | None) -> int:
     return tree_size
 
 
-class TiledLogClient:
+class TiledLogClient(ClosesGetter):
     """Reads one tlog-tiles log at ``base_url`` whose checkpoints ``log_verifiers`` sign.
 
     Pass an ``httpx.AsyncClient`` to share its connection pool; otherwise the
@@ -126,62 +95,19 @@ class TiledLogClient:
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        self._owns_client = client is None
-        self._http = client if client is not None else httpx.AsyncClient(timeout=timeout)
+        self._getter = Getter(
+            self.base_url,
+            client,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            concurrency=concurrency,
+        )
         self.concurrency = concurrency
-        self._limiter = trio.CapacityLimiter(concurrency)
-
-    async def __aenter__(self) -> TiledLogClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this object created it."""
-        if self._owns_client:
-            await self._http.aclose()
 
     async def _get(self, path: str, limit: int) -> bytes | None:
         """The body of GET path (at most limit + 1 bytes), or None on 404."""
-        url = f"{self.base_url}/{path}"
-        error: LogClientError = LogUnavailableError(url, "not attempted")
-        for attempt in range(self.retries + 1):
-            if attempt:
-                await trio.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                status, body = await self._get_once(url, limit)
-            except LogUnavailableError as e:
-                error = e
-                continue
-            if status == 200:
-                return body
-            if status == 404:
-                return None
-            error = LogStatusError(url, status, body[:200].decode("utf-8", "replace").strip())
-            if status < 500:
-                break
-        raise error
-
-    async def _get_once(self, url: str, limit: int) -> tuple[int, bytes]:
-        async with self._limiter:
-            with trio.move_on_after(self.timeout):
-                try:
-                    async with self._http.stream("GET", url, timeout=self.timeout) as resp:
-                        body = bytearray()
-                        async for chunk in resp.aiter_bytes():
-                            body += chunk
-                            if len(body) > limit:
-                                break
-                        return resp.status_code, bytes(body)
-                except httpx.HTTPError as e:
-                    raise LogUnavailableError(url, f"{type(e).__name__}: {e}") from None
-        raise LogUnavailableError(url, f"no complete answer within {self.timeout} s")
+        return await self._getter.get(path, limit)
 
     async def fetch_checkpoint(self) -> SignedCheckpoint:
         """The log's current checkpoint, with its log signature verified.
@@ -220,7 +146,7 @@ class TiledLogClient:
         one cannot be fetched.
         """
         out: dict[TileRef, bytes] = {}
-        with _first_error():
+        with first_error():
             async with trio.open_nursery() as nursery:
                 for ref in set(refs):
                     nursery.start_soon(self._fetch_tile, ref, out)
@@ -295,7 +221,7 @@ class TiledLogClient:
                 for n in range(chunk, min(chunk + step, last + 1))
             ]
             bundles: dict[int, list[bytes]] = {}
-            with _first_error():
+            with first_error():
                 async with trio.open_nursery() as nursery:
                     for ref in refs:
                         nursery.start_soon(self._fetch_bundle, ref, bundles)

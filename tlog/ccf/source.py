@@ -18,7 +18,6 @@ verified once; the names must stay contiguous from seqno 1.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from types import TracebackType
 
 import httpx
 import trio
@@ -31,15 +30,15 @@ from tlog.ccf.heads import checkpoint_note, latest_cose_root
 from tlog.ccf.verify import LedgerVerifier
 from tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from tlog.errors import CheckpointError, MalformedProofError
+from tlog.httpget import ClosesGetter, Getter, LogUnavailableError, status_error
 from tlog.keys import CcfCoseVerifier
 from tlog.note import Verifier
-from tlog.tiles_client import LogStatusError, LogUnavailableError
 
 INDEX = "ledger-chunks.txt"
 MAX_INDEX_BYTES = 1 << 20
 
 
-class CcfLedgerSource:
+class CcfLedgerSource(ClosesGetter):
     """Reads the CCF ledger whose chunks are listed at `<base_url>/ledger-chunks.txt`.
 
     `log_verifiers` must include a CcfCoseVerifier (vkey type 0xff ccf-cose-root) for the
@@ -72,43 +71,19 @@ class CcfLedgerSource:
                 f"{self.base_url}: origin {self.origin!r} has no CCF COSE vkey of that name"
             )
         self.timeout = timeout
-        self._owns_client = client is None
-        self._http = client if client is not None else httpx.AsyncClient(timeout=timeout)
+        # One attempt per GET: a failed refresh is retried by the next poll.
+        self._getter = Getter(self.base_url, client, timeout=timeout, retries=0)
         self._verifier = LedgerVerifier()
         self._lock = trio.Lock()
 
-    async def __aenter__(self) -> CcfLedgerSource:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._http.aclose()
-
     async def _get(self, name: str, limit: int) -> bytes:
-        url = f"{self.base_url}/{name}"
-        with trio.move_on_after(self.timeout):
-            try:
-                async with self._http.stream("GET", url, timeout=self.timeout) as resp:
-                    body = bytearray()
-                    async for part in resp.aiter_bytes():
-                        body += part
-                        if len(body) > limit:
-                            raise LogUnavailableError(url, f"answer over {limit} bytes")
-                    if resp.status_code != 200:
-                        text = bytes(body[:200]).decode("utf-8", "replace").strip()
-                        raise LogStatusError(url, resp.status_code, text)
-                    return bytes(body)
-            except httpx.HTTPError as e:
-                raise LogUnavailableError(url, f"{type(e).__name__}: {e}") from None
-        raise LogUnavailableError(url, f"no complete answer within {self.timeout} s")
+        """The body of GET name: one attempt; over limit bytes or not 200 is an error."""
+        status, body = await self._getter.once(name, limit)
+        if len(body) > limit:
+            raise LogUnavailableError(self._getter.url(name), f"answer over {limit} bytes")
+        if status != 200:
+            raise status_error(self._getter.url(name), status, body)
+        return body
 
     async def _chunk_names(self) -> list[str]:
         text = (await self._get(INDEX, MAX_INDEX_BYTES)).decode("utf-8", "replace")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Sequence
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
@@ -23,10 +22,10 @@ import httpx
 from tlog import merkle
 from tlog.checkpoint import SignedCheckpoint
 from tlog.ct.errors import CTFormatError
-from tlog.ct.http import Fetcher
 from tlog.ct.keys import ct_verifier
 from tlog.ct.sth import json_b64, json_int, parse_sth_json, sth_to_checkpoint, strict_json
 from tlog.errors import MalformedProofError, ProofError
+from tlog.httpget import ClosesGetter, Getter
 from tlog.merkle import HASH_SIZE
 from tlog.note import Verifier
 
@@ -63,7 +62,7 @@ def parse_entries_json(data: bytes, what: str) -> list[tuple[bytes, bytes]]:
     return out
 
 
-class CTLogClient:
+class CTLogClient(ClosesGetter):
     """Reads one RFC 6962 log at ``url`` (the prefix before ``/ct/v1/``)."""
 
     kind = "ct"
@@ -85,34 +84,15 @@ class CTLogClient:
         self.verifier = ct_verifier(verifiers, origin, url)
         self.origin = self.verifier.name
         self.max_batch = max_batch
-        self._owns_client = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=timeout)
-        self._fetch = Fetcher(
-            self.url, self._http, timeout=timeout, retries=retries, backoff=backoff
-        )
-
-    async def __aenter__(self) -> CTLogClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._http.aclose()
+        self._getter = Getter(self.url, http, timeout=timeout, retries=retries, backoff=backoff)
 
     async def fetch_checkpoint(self) -> SignedCheckpoint:
         """The log's STH, verified, as a checkpoint with a type 0x05 signature."""
         path = "ct/v1/get-sth"
         try:
-            sth = parse_sth_json(await self._fetch.require(path, MAX_STH_BYTES))
+            sth = parse_sth_json(await self._getter.require(path, MAX_STH_BYTES))
         except CTFormatError as e:
-            raise CTFormatError(f"{self._fetch.url(path)}: {e}") from None
+            raise CTFormatError(f"{self._getter.url(path)}: {e}") from None
         return sth_to_checkpoint(sth, self.verifier)
 
     async def consistency_proof(
@@ -124,8 +104,8 @@ class CTLogClient:
         if old_size in (0, new_size):
             return []
         path = f"ct/v1/get-sth-consistency?first={old_size}&second={new_size}"
-        doc = strict_json(await self._fetch.require(path, MAX_PROOF_BYTES), self._fetch.url(path))
-        return _proof(doc, "consistency", self._fetch.url(path))
+        doc = strict_json(await self._getter.require(path, MAX_PROOF_BYTES), self._getter.url(path))
+        return _proof(doc, "consistency", self._getter.url(path))
 
     async def entries_with_extra(
         self, start: int, end: int, tree_size: int | None = None
@@ -139,11 +119,11 @@ class CTLogClient:
         while next_index < end:
             last = min(end, next_index + self.max_batch) - 1
             path = f"ct/v1/get-entries?start={next_index}&end={last}"
-            body = await self._fetch.require(path, MAX_ENTRIES_BYTES)
-            got = parse_entries_json(body, self._fetch.url(path))
+            body = await self._getter.require(path, MAX_ENTRIES_BYTES)
+            got = parse_entries_json(body, self._getter.url(path))
             if not got or len(got) > last - next_index + 1:
                 raise CTFormatError(
-                    f"{self._fetch.url(path)}: {len(got)} entries, want 1..{last - next_index + 1}"
+                    f"{self._getter.url(path)}: {len(got)} entries, want 1..{last - next_index + 1}"
                 )
             for item in got:
                 yield item
@@ -164,8 +144,8 @@ class CTLogClient:
         """get-proof-by-hash: (leaf_index, audit_path) of the leaf in the tree of tree_size."""
         h = quote(base64.b64encode(leaf_hash).decode("ascii"), safe="")
         path = f"ct/v1/get-proof-by-hash?hash={h}&tree_size={tree_size}"
-        url = self._fetch.url(path)
-        doc = strict_json(await self._fetch.require(path, MAX_PROOF_BYTES), url)
+        url = self._getter.url(path)
+        doc = strict_json(await self._getter.require(path, MAX_PROOF_BYTES), url)
         if set(doc) != {"leaf_index", "audit_path"}:
             raise CTFormatError(f"{url}: want exactly leaf_index and audit_path")
         index = json_int(doc, "leaf_index", tree_size - 1, url)

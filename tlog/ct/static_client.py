@@ -12,17 +12,16 @@ data tile that answers 404 is cut from its full version.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from types import TracebackType
 
 import httpx
 import trio
 
 from tlog import merkle
 from tlog.checkpoint import SignedCheckpoint
-from tlog.ct.http import Fetcher, first_error
 from tlog.ct.keys import ct_verifier
 from tlog.ct.leaf import TileLeaf, data_tile_path, parse_data_tile
 from tlog.errors import MalformedProofError
+from tlog.httpget import ClosesGetter, Getter, first_error
 from tlog.note import Verifier
 from tlog.tiles import TILE_WIDTH
 from tlog.tiles_client import LogStatusError, TiledLogClient
@@ -31,7 +30,7 @@ MAX_DATA_TILE_BYTES = TILE_WIDTH * (1 << 20)
 """A bound on one decoded data tile: 256 entries of up to 1 MiB (certificates are ~2 KiB)."""
 
 
-class StaticCTClient:
+class StaticCTClient(ClosesGetter):
     """Reads one static-ct-api log at ``url`` (its monitoring prefix)."""
 
     kind = "static-ct"
@@ -50,29 +49,12 @@ class StaticCTClient:
         self.url = url.rstrip("/")
         self.verifier = ct_verifier(verifiers, origin, url)
         self.origin = self.verifier.name
-        self._owns_client = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=timeout)
+        self._getter = Getter(self.url, http, timeout=timeout, concurrency=concurrency)
         self.tiles = TiledLogClient(
-            self.url, [self.verifier], self._http, origin=self.origin, timeout=timeout,
+            self.url, [self.verifier], self._getter.http, origin=self.origin, timeout=timeout,
             concurrency=concurrency,
         )  # fmt: skip
         self.concurrency = concurrency
-        self._fetch = Fetcher(self.url, self._http, timeout=timeout, concurrency=concurrency)
-
-    async def __aenter__(self) -> StaticCTClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._http.aclose()
 
     async def fetch_checkpoint(self) -> SignedCheckpoint:
         """The checkpoint, verified with the log's type 0x05 key."""
@@ -97,16 +79,16 @@ class StaticCTClient:
         return merkle.RFC6962.leaf(entry)
 
     async def _data_tile(self, index: int, width: int, out: dict[int, list[TileLeaf]]) -> None:
-        data = await self._fetch.get(data_tile_path(index, width), MAX_DATA_TILE_BYTES)
+        data = await self._getter.get_bounded(data_tile_path(index, width), MAX_DATA_TILE_BYTES)
         if data is not None:
             out[index] = parse_data_tile(data, width)
             return
         if width < TILE_WIDTH:
-            data = await self._fetch.get(data_tile_path(index), MAX_DATA_TILE_BYTES)
+            data = await self._getter.get_bounded(data_tile_path(index), MAX_DATA_TILE_BYTES)
             if data is not None:
                 out[index] = parse_data_tile(data, TILE_WIDTH)[:width]
                 return
-        raise LogStatusError(self._fetch.url(data_tile_path(index, width)), 404, "not found")
+        raise LogStatusError(self._getter.url(data_tile_path(index, width)), 404, "not found")
 
     async def tile_leaves(
         self, start: int, end: int, tree_size: int | None = None

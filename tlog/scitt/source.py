@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 import httpx
-import trio
 
 from tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from tlog.errors import CheckpointError, MalformedProofError
+from tlog.httpget import ClosesGetter, Getter, LogUnavailableError, status_error
 from tlog.merkle import RFC6962
 from tlog.note import Verifier
 from tlog.scitt.checkpoint import receipt_to_checkpoint
@@ -39,12 +39,11 @@ from tlog.scitt.receipt import (
     parse_receipt,
     verify_inclusion_receipt,
 )
-from tlog.tiles_client import LogStatusError, LogUnavailableError
 
 MAX_BODY = 1 << 20
 
 
-class ScittSource:
+class ScittSource(ClosesGetter):
     """Reads one SCITT service at base_url whose signed roots `verifiers` check."""
 
     kind = "scitt"
@@ -63,28 +62,16 @@ class ScittSource:
         self.verifiers = tuple(verifiers)
         self.origin = origin
         self.timeout = timeout
-        self._owns_client = client is None
-        self._http = client if client is not None else httpx.AsyncClient(timeout=timeout)
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._http.aclose()
+        self._getter = Getter(self.base_url, client, timeout=timeout, retries=0)
 
     async def _get(self, path: str) -> bytes:
-        url = f"{self.base_url}/{path}"
-        with trio.move_on_after(self.timeout):
-            try:
-                resp = await self._http.get(url, timeout=self.timeout)
-            except httpx.HTTPError as e:
-                raise LogUnavailableError(url, f"{type(e).__name__}: {e}") from None
-            body = resp.content
-            if resp.status_code != 200:
-                text = body[:200].decode("utf-8", "replace").strip()
-                raise LogStatusError(url, resp.status_code, text)
-            if len(body) > MAX_BODY:
-                raise LogUnavailableError(url, f"body of {len(body)} bytes, over {MAX_BODY}")
-            return body
-        raise LogUnavailableError(url, f"no complete answer within {self.timeout} s")
+        """The body of GET path: one attempt; not 200 or over MAX_BODY bytes is an error."""
+        status, body = await self._getter.once(path, MAX_BODY)
+        if status != 200:
+            raise status_error(self._getter.url(path), status, body)
+        if len(body) > MAX_BODY:
+            raise LogUnavailableError(self._getter.url(path), f"body over {MAX_BODY} bytes")
+        return body
 
     async def _receipt(self, path: str) -> Receipt:
         receipt = parse_receipt(await self._get(path), f"{self.base_url}/{path}")
