@@ -58,7 +58,6 @@ table are passed through, unparsed, to the caller (the CLI), which owns them.
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -84,6 +83,7 @@ from tlog.keys import (
 from tlog.note import Verifier
 from tlog.policy import LOG_KEY_TYPES, Policy, parse_policy
 from tlog.tiles import TILE_WIDTH
+from tlog.tomlcheck import TomlChecker
 
 _TOP = {"state", "poll_interval", "batch_size", "connections", "timeout", "logs", "components",
         "providers", "issuers", "identities", "sinks", "alerts", "listen",
@@ -160,107 +160,36 @@ class MonitorConfig:
     stall_after: float = DEFAULT_STALL_AFTER
 
 
-class _Checker:
-    """Validation helpers that raise ConfigError naming file, key and line."""
-
-    def __init__(self, path: Path, text: str) -> None:
-        self.name = str(path)
-        self.path = path.absolute()
-        self.lines = text.split("\n")
-
-    def where(self, key: str) -> str:
-        line = self._line_of(key)
-        return f"{self.name}: {key}" + (f" (line {line})" if line else "")
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        line = self._line_of(key)
-        return ConfigError(f"{self.name}: {key}: {problem}" + (f" (line {line})" if line else ""))
-
-    def _line_of(self, key: str) -> int | None:
-        """Best effort: the line of key, for files written with [[table]] headers."""
-        m = re.fullmatch(r"(\w+)(?:\[(\d+)\])?(?:\.(\w+))?.*", key)
-        if m is None:
-            return None
-        start, field_name = 0, m[1]
-        if m[2] is not None:
-            header = re.compile(rf"\s*\[\[\s*{re.escape(m[1])}\s*\]\]")
-            headers = [i for i, line in enumerate(self.lines) if header.match(line)]
-            if int(m[2]) >= len(headers):
-                return None
-            start = headers[int(m[2])]
-            if m[3] is None:
-                return start + 1
-            field_name = m[3]
-        for i in range(start, len(self.lines)):
-            line = self.lines[i]
-            if i > start and line.lstrip().startswith("["):
-                break
-            if re.match(rf"\s*{re.escape(field_name)}\s*=", line):
-                return i + 1
-        return start + 1 if m[2] is not None else None
-
-    def table(self, value: Any, key: str, allowed: set[str]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a table, not {type(value).__name__}")
-        for k in value:
-            if k not in allowed:
-                near = difflib.get_close_matches(k, sorted(allowed), n=1)
-                hint = f" (did you mean {near[0]!r}?)" if near else ""
-                name = f"{key}.{k}" if key else k
-                raise self.fail(name, f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}")
-        return value
-
-    def tables(self, top: dict[str, Any], name: str) -> list[dict[str, Any]]:
-        value = top.get(name, [])
-        if not isinstance(value, list):
-            raise self.fail(name, f"must be an array of tables ([[{name}]])")
-        return value
-
-    def string(self, table: dict[str, Any], name: str, key: str, required: bool = True) -> str:
-        value = table.get(name)
-        if value is None and not required:
-            return ""
-        if value is None:
-            raise self.fail(key, "missing (required)")
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, "must be a non-empty string")
-        return value
-
-    def strings(self, table: dict[str, Any], name: str, key: str) -> tuple[str, ...]:
-        value = table.get(name, [])
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            raise self.fail(key, f"must be an array of strings, not {type(value).__name__}")
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                raise self.fail(f"{key}[{i}]", "must be a non-empty string")
-        return tuple(value)
-
-    def number(
-        self, table: dict[str, Any], name: str, default: float, low: float, high: float
-    ) -> float:
-        value = table.get(name, default)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not low <= value <= high
-        ):
-            raise self.fail(name, f"must be a number in {low}..{high}")
-        return float(value)
-
-    def file(self, value: str) -> Path:
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else (self.path.parent / p).resolve()
-
-    def read(self, key: str, value: str) -> bytes:
-        try:
-            return self.file(value).read_bytes()
-        except OSError as e:
-            raise self.fail(key, f"cannot read {value}: {e.strerror}") from None
+def _tables(c: TomlChecker, top: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    value = top.get(name, [])
+    if not isinstance(value, list):
+        raise c.fail(name, f"must be an array of tables ([[{name}]])")
+    return value
 
 
-def _vkey(c: _Checker, vkey: str, key: str, log: bool = False) -> Verifier:
+def _strings(c: TomlChecker, table: dict[str, Any], name: str, key: str) -> tuple[str, ...]:
+    """An array of strings, default empty; one string is an array of one."""
+    value = table.get(name, [])
+    return c.strings([value] if isinstance(value, str) else value, key)
+
+
+def _number(
+    c: TomlChecker, table: dict[str, Any], name: str, default: float, low: float, high: float
+) -> float:
+    value = table.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise c.fail(name, f"must be a number in {low}..{high}")
+    return float(value)
+
+
+def _read(c: TomlChecker, key: str, value: str) -> bytes:
+    try:
+        return c.file(value).read_bytes()
+    except OSError as e:
+        raise c.fail(key, f"cannot read {value}: {e.strerror}") from None
+
+
+def _vkey(c: TomlChecker, vkey: str, key: str, log: bool = False) -> Verifier:
     try:
         if log and split_key(vkey, "vkey").alg not in (*LOG_KEY_TYPES, ALG_EXTENDED):
             raise c.fail(key, "is not a log key (type 0x01, 0x02, 0x05 or 0xff)")
@@ -269,21 +198,21 @@ def _vkey(c: _Checker, vkey: str, key: str, log: bool = False) -> Verifier:
         raise c.fail(key, str(e)) from None
 
 
-def _url(c: _Checker, value: str, key: str) -> str:
+def _url(c: TomlChecker, value: str, key: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise c.fail(key, f"{value!r} is not an http(s) URL")
     return value
 
 
-def _log(c: _Checker, raw: Any, i: int) -> LogConfig:
+def _log(c: TomlChecker, raw: Any, i: int) -> LogConfig:
     key = f"logs[{i}]"
     t = c.table(raw, key, _LOG)
     origin = c.string(t, "origin", f"{key}.origin")
     vkey = c.string(t, "vkey", f"{key}.vkey")
     verifier = _vkey(c, vkey, f"{key}.vkey", log=True)
     url = _url(c, c.string(t, "url", f"{key}.url"), f"{key}.url")
-    names = ["none"] if t.get("claims") == "none" else c.strings(t, "claims", f"{key}.claims")
+    names = ["none"] if t.get("claims") == "none" else _strings(c, t, "claims", f"{key}.claims")
     claims = []
     for j, name in enumerate(n for n in names if n != "none"):
         if name not in CLAIM_TYPES:
@@ -294,15 +223,15 @@ def _log(c: _Checker, raw: Any, i: int) -> LogConfig:
     if "policy" in t:
         value = c.string(t, "policy", f"{key}.policy")
         try:
-            policy = parse_policy(c.read(f"{key}.policy", value))
+            policy = parse_policy(_read(c, f"{key}.policy", value))
         except PolicyError as e:
             raise c.fail(f"{key}.policy", f"{value}: {e}") from None
     checkpoints = tuple(
         _url(c, u, f"{key}.checkpoints[{j}]")
-        for j, u in enumerate(c.strings(t, "checkpoints", f"{key}.checkpoints"))
+        for j, u in enumerate(_strings(c, t, "checkpoints", f"{key}.checkpoints"))
     )
-    name = c.string(t, "name", f"{key}.name", required=False) or origin
-    kind = c.string(t, "kind", f"{key}.kind", required=False) or "tiles"
+    name = c.optional_string(t, "name", f"{key}.name") or origin
+    kind = c.optional_string(t, "kind", f"{key}.kind") or "tiles"
     if kind not in MONITOR_KINDS:
         known = ", ".join(MONITOR_KINDS)
         raise c.fail(f"{key}.kind", f"unknown kind {kind!r}; a monitor follows {known}")
@@ -322,10 +251,10 @@ def _log(c: _Checker, raw: Any, i: int) -> LogConfig:
     return LogConfig(name, origin, vkey, verifier, url, tuple(claims), policy, checkpoints, kind)
 
 
-def _signers(c: _Checker, raw: Any, key: str) -> Signers:
+def _signers(c: TomlChecker, raw: Any, key: str) -> Signers:
     t = c.table(raw, key, _SIGNERS)
     name = c.string(t, "name", f"{key}.name")
-    vkeys = c.strings(t, "signers", f"{key}.signers")
+    vkeys = _strings(c, t, "signers", f"{key}.signers")
     if not vkeys:
         raise c.fail(f"{key}.signers", "must list at least one vkey")
     verifiers = tuple(_vkey(c, v, f"{key}.signers[{j}]") for j, v in enumerate(vkeys))
@@ -343,10 +272,10 @@ def _signers(c: _Checker, raw: Any, key: str) -> Signers:
     return Signers(name, verifiers, frozenset(), threshold, MappingProxyType(dict(builds)))
 
 
-def _issuer(c: _Checker, raw: Any, key: str) -> Signers:
+def _issuer(c: TomlChecker, raw: Any, key: str) -> Signers:
     t = c.table(raw, key, _ISSUER)
     name = c.string(t, "name", f"{key}.name")
-    certs = c.strings(t, "certificates", f"{key}.certificates")
+    certs = _strings(c, t, "certificates", f"{key}.certificates")
     for j, cert in enumerate(certs):
         if not _HEX64.fullmatch(cert):
             raise c.fail(f"{key}.certificates[{j}]", "want 64 lowercase hex digits (SHA-256)")
@@ -355,7 +284,7 @@ def _issuer(c: _Checker, raw: Any, key: str) -> Signers:
     return Signers(name, certificates=frozenset(certs))
 
 
-def _named(c: _Checker, items: list[Signers], section: str) -> Mapping[str, Signers]:
+def _named(c: TomlChecker, items: list[Signers], section: str) -> Mapping[str, Signers]:
     out: dict[str, Signers] = {}
     for i, item in enumerate(items):
         if item.name in out:
@@ -364,20 +293,20 @@ def _named(c: _Checker, items: list[Signers], section: str) -> Mapping[str, Sign
     return MappingProxyType(out)
 
 
-def _rules(c: _Checker, top: dict[str, Any]) -> Rules:
+def _rules(c: TomlChecker, top: dict[str, Any]) -> Rules:
     components = [
-        _signers(c, t, f"components[{i}]") for i, t in enumerate(c.tables(top, "components"))
+        _signers(c, t, f"components[{i}]") for i, t in enumerate(_tables(c, top, "components"))
     ]
     providers = [
-        _signers(c, t, f"providers[{i}]") for i, t in enumerate(c.tables(top, "providers"))
+        _signers(c, t, f"providers[{i}]") for i, t in enumerate(_tables(c, top, "providers"))
     ]
-    issuers = [_issuer(c, t, f"issuers[{i}]") for i, t in enumerate(c.tables(top, "issuers"))]
+    issuers = [_issuer(c, t, f"issuers[{i}]") for i, t in enumerate(_tables(c, top, "issuers"))]
     identities: dict[str, frozenset[str]] = {}
-    for i, raw in enumerate(c.tables(top, "identities")):
+    for i, raw in enumerate(_tables(c, top, "identities")):
         key = f"identities[{i}]"
         t = c.table(raw, key, _IDENTITY)
         name = c.string(t, "name", f"{key}.name")
-        keys = c.strings(t, "keys", f"{key}.keys")
+        keys = _strings(c, t, "keys", f"{key}.keys")
         for j, vkey in enumerate(keys):
             _vkey(c, vkey, f"{key}.keys[{j}]")
         if name in identities:
@@ -392,13 +321,13 @@ def _rules(c: _Checker, top: dict[str, Any]) -> Rules:
     )
 
 
-def _watch(c: _Checker, top: dict[str, Any]) -> WatchList:
-    entries = list(c.strings(top, "watch_domains", "watch_domains"))
+def _watch(c: TomlChecker, top: dict[str, Any]) -> WatchList:
+    entries = list(_strings(c, top, "watch_domains", "watch_domains"))
     where = f"{c.name}: watch_domains"
     if "watch_list" in top:
         value = c.string(top, "watch_list", "watch_list")
         try:
-            text = c.read("watch_list", value).decode("utf-8")
+            text = _read(c, "watch_list", value).decode("utf-8")
         except UnicodeDecodeError:
             raise c.fail("watch_list", f"{value} is not UTF-8") from None
         inline = parse_watch_list(entries, where)
@@ -407,9 +336,9 @@ def _watch(c: _Checker, top: dict[str, Any]) -> WatchList:
     return parse_watch_list(entries, where)
 
 
-def _sinks(c: _Checker, top: dict[str, Any]) -> tuple[SinkConfig, ...]:
+def _sinks(c: TomlChecker, top: dict[str, Any]) -> tuple[SinkConfig, ...]:
     out = []
-    for i, raw in enumerate(c.tables(top, "sinks")):
+    for i, raw in enumerate(_tables(c, top, "sinks")):
         key = f"sinks[{i}]"
         if not isinstance(raw, dict):
             raise c.fail(key, "must be a table")
@@ -423,7 +352,7 @@ def _sinks(c: _Checker, top: dict[str, Any]) -> tuple[SinkConfig, ...]:
     return tuple(out)
 
 
-def _alerts(c: _Checker, top: dict[str, Any]) -> Mapping[str, Any] | None:
+def _alerts(c: TomlChecker, top: dict[str, Any]) -> Mapping[str, Any] | None:
     table = top.get("alerts")
     if table is None:
         return None
@@ -432,7 +361,7 @@ def _alerts(c: _Checker, top: dict[str, Any]) -> Mapping[str, Any] | None:
     return MappingProxyType(table)
 
 
-def _listen(c: _Checker, top: dict[str, Any]) -> tuple[str, int] | None:
+def _listen(c: TomlChecker, top: dict[str, Any]) -> tuple[str, int] | None:
     if "listen" not in top:
         return None
     value = c.string(top, "listen", "listen")
@@ -445,13 +374,13 @@ def _listen(c: _Checker, top: dict[str, Any]) -> tuple[str, int] | None:
 
 def parse_config(text: str, path: Path) -> MonitorConfig:
     """Parse configuration text read from path; raise ConfigError naming file, key and line."""
-    c = _Checker(path, text)
+    c = TomlChecker(path, text, ConfigError)
     try:
         top = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     c.table(top, "", _TOP)
-    logs = tuple(_log(c, t, i) for i, t in enumerate(c.tables(top, "logs")))
+    logs = tuple(_log(c, t, i) for i, t in enumerate(_tables(c, top, "logs")))
     if not logs:
         raise c.fail("logs", "configure at least one [[logs]] table")
     seen: dict[str, int] = {}
@@ -459,7 +388,7 @@ def parse_config(text: str, path: Path) -> MonitorConfig:
         if log.name in seen:
             raise c.fail(f"logs[{i}].name", f"{log.name!r} is also logs[{seen[log.name]}]")
         seen[log.name] = i
-    batch = int(c.number(top, "batch_size", 4096, TILE_WIDTH, 1 << 20))
+    batch = int(_number(c, top, "batch_size", 4096, TILE_WIDTH, 1 << 20))
     if batch % TILE_WIDTH:
         raise c.fail("batch_size", f"must be a multiple of {TILE_WIDTH}")
     return MonitorConfig(
@@ -468,13 +397,13 @@ def parse_config(text: str, path: Path) -> MonitorConfig:
         logs=logs,
         rules=_rules(c, top),
         sinks=_sinks(c, top),
-        poll_interval=c.number(top, "poll_interval", 60, 0.01, 86400),
+        poll_interval=_number(c, top, "poll_interval", 60, 0.01, 86400),
         batch_size=batch,
-        connections=int(c.number(top, "connections", 8, 1, 256)),
-        timeout=c.number(top, "timeout", 10, 0.1, 3600),
+        connections=int(_number(c, top, "connections", 8, 1, 256)),
+        timeout=_number(c, top, "timeout", 10, 0.1, 3600),
         alerts=_alerts(c, top),
         listen=_listen(c, top),
-        stall_after=c.number(top, "stall_after", DEFAULT_STALL_AFTER, 0, 365 * 86400),
+        stall_after=_number(c, top, "stall_after", DEFAULT_STALL_AFTER, 0, 365 * 86400),
     )
 
 

@@ -47,9 +47,7 @@ found, the line. Unknown keys are errors, not ignored.
 from __future__ import annotations
 
 import datetime
-import difflib
 import ipaddress
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,6 +60,7 @@ from tlog.errors import TlogError
 from tlog.ledger import LEDGER_KINDS
 from tlog.note import is_valid_key_name
 from tlog.sshagent import parse_key_spec
+from tlog.tomlcheck import TomlChecker
 from witness import feeder, listpoller
 from witness.errors import ConfigError
 from witness.limits import BOUNDS as LIMIT_BOUNDS
@@ -84,6 +83,7 @@ _TOP = {
     "limits",
 }
 _ROTATION = {"previous_key_file", "until"}
+_TABLES = ("gossip", "rotation", "limits")  # written as [table]: errors give their lines
 AGENT_PREFIX = "ssh-agent:"
 MIN_INTERVAL = 0.1
 MAX_INTERVAL = 86400.0
@@ -148,97 +148,7 @@ class GossipConfig:
     proof_attempts: int = DEFAULT_PROOF_ATTEMPTS
 
 
-class _Checker:
-    """Validation helpers that raise ConfigError naming file, key and line."""
-
-    def __init__(self, path: str | Path, text: str) -> None:
-        self.name = str(path)
-        self.path = Path(path).absolute()
-        self.lines = text.split("\n")
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        line = self._line_of(key)
-        where = f" (line {line})" if line else ""
-        return ConfigError(f"{self.name}: {key}: {problem}{where}")
-
-    def _line_of(self, key: str) -> int | None:
-        """Best effort: the line of `key`, for files written as tables (no inline tables).
-
-        A key missing from a [[logs]] table points at the table's header.
-        """
-        t = re.fullmatch(r"(gossip|rotation|limits)\.(\w+)(?:\[\d+\])?", key)
-        if t:
-            return self._line_in_table(t[1], t[2])
-        m = re.fullmatch(r"logs\[(\d+)\](?:\.(\w+))?.*", key)
-        start, end, field = 0, len(self.lines), key.split("[")[0].split(".")[0]
-        if m:
-            headers = [
-                i for i, line in enumerate(self.lines) if re.match(r"\s*\[\[\s*logs\s*\]\]", line)
-            ]
-            if int(m[1]) >= len(headers):
-                return None
-            start = headers[int(m[1])]
-            if m[2] is None:
-                return start + 1
-            field = m[2]
-        for i in range(start, end):
-            line = self.lines[i]
-            if i > start and line.lstrip().startswith("["):
-                break
-            if re.match(rf"\s*{re.escape(field)}\s*=", line):
-                return i + 1
-        return start + 1 if m else None
-
-    def _line_in_table(self, table: str, field: str) -> int | None:
-        """The line of `field` in the `[table]` table, else of its header (if any)."""
-        header = next(
-            (i for i, line in enumerate(self.lines) if re.match(rf"\s*\[\s*{table}\s*\]", line)),
-            None,
-        )
-        if header is None:
-            return None
-        for i in range(header + 1, len(self.lines)):
-            if self.lines[i].lstrip().startswith("["):
-                break
-            if re.match(rf"\s*{re.escape(field)}\s*=", self.lines[i]):
-                return i + 1
-        return header + 1
-
-    def table(self, value: Any, key: str, allowed: set[str]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a table, not {type(value).__name__}")
-        for k in value:
-            if k not in allowed:
-                near = difflib.get_close_matches(k, sorted(allowed), n=1)
-                hint = f" (did you mean {near[0]!r}?)" if near else ""
-                name = f"{key}.{k}" if key else k
-                raise self.fail(name, f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}")
-        return value
-
-    def string(self, table: dict[str, Any], field: str, key: str, *, required: bool) -> str | None:
-        value = table.get(field)
-        if value is None:
-            if required:
-                raise self.fail(key, "missing (required)")
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, "must be a non-empty string")
-        return value
-
-    def strings(self, value: Any, key: str) -> tuple[str, ...]:
-        if not isinstance(value, list):
-            raise self.fail(key, f"must be an array of strings, not {type(value).__name__}")
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                raise self.fail(f"{key}[{i}]", "must be a non-empty string")
-        return tuple(value)
-
-    def file(self, value: str) -> Path:
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else (self.path.parent / p).resolve()
-
-
-def _listen(c: _Checker, value: str) -> tuple[str, int]:
+def _listen(c: TomlChecker, value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if not sep or not host or not port.isdecimal() or not 0 <= int(port) <= 65535:
@@ -246,14 +156,14 @@ def _listen(c: _Checker, value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _url(c: _Checker, value: str, key: str) -> str:
+def _url(c: TomlChecker, value: str, key: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise c.fail(key, f"{value!r} is not an http(s) URL")
     return value
 
 
-def _interval(c: _Checker, data: dict[str, Any], key: str, default: float) -> float:
+def _interval(c: TomlChecker, data: dict[str, Any], key: str, default: float) -> float:
     value = data.get(key, default)
     if type(value) not in (int, float) or not MIN_INTERVAL <= value <= MAX_INTERVAL:
         raise c.fail(key, f"must be a number of seconds in {MIN_INTERVAL:g}..{MAX_INTERVAL:g}")
@@ -261,7 +171,7 @@ def _interval(c: _Checker, data: dict[str, Any], key: str, default: float) -> fl
 
 
 def _number(
-    c: _Checker, table: dict[str, Any], field: str, default: float, low: float, high: float
+    c: TomlChecker, table: dict[str, Any], field: str, default: float, low: float, high: float
 ) -> float:
     value = table.get(field, default)
     if type(value) not in (int, float) or not low <= value <= high:
@@ -269,9 +179,9 @@ def _number(
     return float(value)
 
 
-def _gossip(c: _Checker, value: Any) -> GossipConfig:
+def _gossip(c: TomlChecker, value: Any) -> GossipConfig:
     table = c.table(value, "gossip", _GOSSIP)
-    network = c.string(table, "network_file", "gossip.network_file", required=True)
+    network = c.string(table, "network_file", "gossip.network_file")
     enabled = table.get("enabled", True)
     if type(enabled) is not bool:
         raise c.fail("gossip.enabled", "must be true or false")
@@ -279,7 +189,7 @@ def _gossip(c: _Checker, value: Any) -> GossipConfig:
     if type(attempts) is not int or not 1 <= attempts <= MAX_PROOF_ATTEMPTS:
         raise c.fail("gossip.proof_attempts", f"must be an integer in 1..{MAX_PROOF_ATTEMPTS}")
     return GossipConfig(
-        network_file=c.file(str(network)),
+        network_file=c.file(network),
         enabled=enabled,
         interval=_number(
             c, table, "interval_seconds", DEFAULT_GOSSIP_INTERVAL, MIN_INTERVAL, MAX_INTERVAL
@@ -292,10 +202,10 @@ def _gossip(c: _Checker, value: Any) -> GossipConfig:
 
 
 def _key_source(
-    c: _Checker, table: dict[str, Any], field: str, key: str
+    c: TomlChecker, table: dict[str, Any], field: str, key: str
 ) -> tuple[Path | None, str | None]:
     """A key file path, or the fingerprint of an `ssh-agent:<fingerprint or public key>`."""
-    value = str(c.string(table, field, key, required=True))
+    value = c.string(table, field, key)
     if not value.startswith(AGENT_PREFIX):
         return c.file(value), None
     try:
@@ -304,7 +214,7 @@ def _key_source(
         raise c.fail(key, str(e)) from None
 
 
-def _rotation(c: _Checker, value: Any) -> RotationConfig:
+def _rotation(c: TomlChecker, value: Any) -> RotationConfig:
     table = c.table(value, "rotation", _ROTATION)
     path, agent = _key_source(c, table, "previous_key_file", "rotation.previous_key_file")
     until = table.get("until")
@@ -315,7 +225,7 @@ def _rotation(c: _Checker, value: Any) -> RotationConfig:
     return RotationConfig(path, agent, until.timestamp())
 
 
-def _limits(c: _Checker, value: Any) -> LimitsConfig:
+def _limits(c: TomlChecker, value: Any) -> LimitsConfig:
     table = dict(c.table(value, "limits", {*LIMIT_BOUNDS, "exempt_clients"}))
     if "exempt_clients" in table:
         addresses = c.strings(table["exempt_clients"], "limits.exempt_clients")
@@ -337,16 +247,16 @@ def _limits(c: _Checker, value: Any) -> LimitsConfig:
     return LimitsConfig(**table)
 
 
-def _alerts(c: _Checker, value: Any) -> Mapping[str, Any]:
+def _alerts(c: TomlChecker, value: Any) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise c.fail("alerts", f"must be a table, not {type(value).__name__}")
     return MappingProxyType(value)
 
 
-def _log(c: _Checker, value: Any, i: int) -> LogConfig:
+def _log(c: TomlChecker, value: Any, i: int) -> LogConfig:
     key = f"logs[{i}]"
     table = c.table(value, key, _LOG)
-    origin = c.string(table, "origin", f"{key}.origin", required=True)
+    origin = c.string(table, "origin", f"{key}.origin")
     if "vkeys" not in table:
         raise c.fail(f"{key}.vkeys", "missing (required): the log's verifier keys")
     vkeys = c.strings(table["vkeys"], f"{key}.vkeys")
@@ -360,8 +270,8 @@ def _log(c: _Checker, value: Any, i: int) -> LogConfig:
     url_key = "tiles_url" if "tiles_url" in table else "url"
     if "tiles_url" in table and ("url" in table or table.get("kind", "tiles") != "tiles"):
         raise c.fail(f"{key}.tiles_url", 'is short for url with kind = "tiles": use url and kind')
-    url = c.string(table, url_key, f"{key}.{url_key}", required=False)
-    kind = c.string(table, "kind", f"{key}.kind", required=False) or "tiles"
+    url = c.optional_string(table, url_key, f"{key}.{url_key}")
+    kind = c.optional_string(table, "kind", f"{key}.kind") or "tiles"
     if kind not in LEDGER_KINDS:
         known = ", ".join(f'"{k}"' for k in sorted(LEDGER_KINDS))
         raise c.fail(f"{key}.kind", f"unknown ledger kind {kind!r} (one of {known})")
@@ -371,7 +281,7 @@ def _log(c: _Checker, value: Any, i: int) -> LogConfig:
     if qpd is not None and (type(qpd) is not int or not 1 <= qpd <= MAX_QPD):
         raise c.fail(f"{key}.qpd", f"must be an integer in 1..{MAX_QPD} (requests per day)")
     return LogConfig(
-        origin=str(origin),
+        origin=origin,
         vkeys=vkeys,
         url=None if url is None else _url(c, url, f"{key}.{url_key}"),
         kind=kind,
@@ -381,14 +291,14 @@ def _log(c: _Checker, value: Any, i: int) -> LogConfig:
 
 def parse_config(text: str, path: str | Path) -> WitnessConfig:
     """Validate the TOML `text` of the config file at `path`."""
-    c = _Checker(path, text)
+    c = TomlChecker(path, text, ConfigError, arrays=("logs",), tables=_TABLES)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         # tomllib's message ends with "(at line L, column C)".
         raise ConfigError(f"{c.name}: invalid TOML: {e}") from None
     c.table(data, "", _TOP)
-    name = str(c.string(data, "name", "name", required=True))
+    name = c.string(data, "name", "name")
     if not is_valid_key_name(name):
         raise c.fail("name", f"{name!r} is not a valid key name (no spaces, no '+')")
     logs = tuple(_log(c, v, i) for i, v in enumerate(_array_of_tables(c, data.get("logs", []))))
@@ -398,7 +308,7 @@ def parse_config(text: str, path: str | Path) -> WitnessConfig:
             raise c.fail(f"logs[{i}].origin", f"{log.origin!r} is already logs[{seen[log.origin]}]")
         seen[log.origin] = i
     lists = c.strings(data.get("log_lists", []), "log_lists")
-    host, port = _listen(c, str(c.string(data, "listen", "listen", required=True)))
+    host, port = _listen(c, c.string(data, "listen", "listen"))
     key_file, key_agent = _key_source(c, data, "key_file", "key_file")
     return WitnessConfig(
         path=c.path,
@@ -407,7 +317,7 @@ def parse_config(text: str, path: str | Path) -> WitnessConfig:
         key_agent=key_agent,
         rotation=None if "rotation" not in data else _rotation(c, data["rotation"]),
         limits=_limits(c, data.get("limits", {})),
-        database=c.file(str(c.string(data, "database", "database", required=True))),
+        database=c.file(c.string(data, "database", "database")),
         host=host,
         port=port,
         logs=logs,
@@ -422,7 +332,7 @@ def parse_config(text: str, path: str | Path) -> WitnessConfig:
     )
 
 
-def _array_of_tables(c: _Checker, value: Any) -> list[Any]:
+def _array_of_tables(c: TomlChecker, value: Any) -> list[Any]:
     if not isinstance(value, list):
         raise c.fail("logs", "must be an array of tables: write each log as [[logs]]")
     return value

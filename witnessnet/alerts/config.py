@@ -13,13 +13,13 @@ Every key is optional. Unknown keys are errors, not ignored.
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tlog.tomlcheck import unknown_key
 from witnessnet.alerts.errors import AlertsConfigError
 
 _SECONDS = {
@@ -97,11 +97,7 @@ def parse_alerts_config(
         raise AlertsConfigError(f"{where}: must be a table, not {type(table).__name__}")
     for key in table:
         if key not in _KEYS:
-            near = difflib.get_close_matches(key, sorted(_KEYS), n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise AlertsConfigError(
-                f"{where}.{key}: unknown key{hint}; allowed: {', '.join(sorted(_KEYS))}"
-            )
+            raise AlertsConfigError(f"{where}.{key}: {unknown_key(key, _KEYS)}")
     log_file = table.get("log_file")
     if log_file is not None and (not isinstance(log_file, str) or not log_file.strip()):
         raise AlertsConfigError(f"{where}.log_file: must be a non-empty path string")
