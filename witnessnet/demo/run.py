@@ -175,7 +175,10 @@ class DemoRun:
             except FAILURES as e:
                 self.failure = f"{type(e).__name__}: {e}"
         if self.steps_scope.cancelled_caught and not self.interrupted:
-            waiting = steps.waiting_for if steps else "the network to start"
+            # Between two waits (a request, a verification) no wait names itself.
+            waiting = (steps.waiting_for if steps else "the network to start") or (
+                "the current step to finish"
+            )
             self.failure = f"timed out after {self.options.timeout:.0f} s waiting for {waiting}"
         return net
 
