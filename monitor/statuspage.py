@@ -16,6 +16,7 @@ from html import escape
 from monitor.rules import SEVERITY
 from monitor.stall import LogStall
 from monitor.status import CursorRow, FindingRow, LogStatus, Snapshot
+from tlog.statushtml import age, badge, when
 
 MAX_FINDINGS = 100
 MAX_DETAIL_CHARS = 6000
@@ -49,24 +50,6 @@ summary { cursor: pointer; }
 """
 
 
-def _age(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit} ago"
-    return f"{int(seconds)}s ago"
-
-
-def _when(t: float | None, now: float) -> str:
-    if t is None:
-        return '<span class="none">never</span>'
-    stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(t))
-    return f'<span title="{stamp}">{escape(_age(max(0.0, now - t)))}</span>'
-
-
-def _badge(cls: str, text: str) -> str:
-    return f'<span class="badge {cls}">{escape(text)}</span>'
-
-
 def _log_row(log: LogStatus, cursor: CursorRow | None, stall: LogStall | None, now: float) -> str:
     checked = 0 if cursor is None else cursor.next
     verified = 0 if cursor is None else cursor.size
@@ -75,15 +58,15 @@ def _log_row(log: LogStatus, cursor: CursorRow | None, stall: LogStall | None, n
         log.last_pass is None or log.last_error[0] > log.last_pass
     )
     if stall is not None and stall.open_key is not None:
-        state = _badge("warn", f"stalled at {stall.size} since {_age(now - stall.since)}")
+        state = badge("warn", f"stalled at {stall.size} since {age(now - stall.since)}")
     elif failing and log.last_error is not None:
-        state = _badge("bad", f"failing: {log.last_error[1]}")
+        state = badge("bad", f"failing: {log.last_error[1]}")
     elif log.last_pass is None:
-        state = _badge("warn", "first pass running")
+        state = badge("warn", "first pass running")
     else:
-        state = _badge("ok", "following")
+        state = badge("ok", "following")
     error = (
-        f"{_when(log.last_error[0], now)} <code>{escape(log.last_error[2][:300])}</code>"
+        f"{when(log.last_error[0], now)} <code>{escape(log.last_error[2][:300])}</code>"
         if log.last_error is not None
         else '<span class="none">none</span>'
     )
@@ -92,7 +75,7 @@ def _log_row(log: LogStatus, cursor: CursorRow | None, stall: LogStall | None, n
     return (
         f"<tr><td>{name}{origin}</td><td>{state}</td><td class=num>{checked}</td>"
         f"<td class=num>{verified}</td><td class=num>{behind}</td>"
-        f"<td>{_when(log.last_pass, now)}</td><td>{error}</td></tr>"
+        f"<td>{when(log.last_pass, now)}</td><td>{error}</td></tr>"
     )
 
 
@@ -110,17 +93,17 @@ def _details(body: bytes) -> str:
 def _finding_row(f: FindingRow, now: float) -> str:
     cls = SEVERITY.get(f.rule, "warn")
     index = "" if f.index is None else str(f.index)
-    delivered = _badge("ok", "delivered") if f.delivered else _badge("warn", "pending")
+    delivered = badge("ok", "delivered") if f.delivered else badge("warn", "pending")
     link = (
         f'<a href="/findings/{f.id}.json" download="finding-{f.id}.json">JSON with '
         "inclusion proof</a>"
     )
     return (
-        f"<tr><td>{_badge('bad' if cls == 'page' else 'warn', cls)}</td>"
+        f"<tr><td>{badge('bad' if cls == 'page' else 'warn', cls)}</td>"
         f"<td><code class=rule>{escape(f.rule)}</code></td><td class=name>{escape(f.log)}</td>"
         f"<td class=num>{index}</td><td>{escape(f.subject)}"
         f"<details><summary>{escape(f.summary)}</summary><pre>{_details(f.body)}</pre>"
-        f"</details></td><td>{_when(f.created, now)}<br>{delivered}</td><td>{link}</td></tr>"
+        f"</details></td><td>{when(f.created, now)}<br>{delivered}</td><td>{link}</td></tr>"
     )
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from tlog.statushtml import badge, when
 from witness.decide import LogState
 from witness.registry import TrustedLog
 from witness.service import Witness
@@ -148,24 +149,6 @@ def _count(n: int, thing: str) -> str:
     return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
-def _age(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit} ago"
-    return f"{int(seconds)}s ago"
-
-
-def _when(t: float | None, now: float) -> str:
-    if t is None:
-        return '<span class="none">never</span>'
-    stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(t))
-    return f'<span title="{stamp}">{escape(_age(max(0.0, now - t)))}</span>'
-
-
-def _badge(cls: str, text: str) -> str:
-    return f'<span class="badge {cls}">{escape(text)}</span>'
-
-
 def _log_row(row: LogRow, now: float) -> str:
     t, state = row.trusted, row.state
     root = (
@@ -178,13 +161,13 @@ def _log_row(row: LogRow, now: float) -> str:
         if state.checkpoint is not None
         else escape(t.origin)
     )
-    status = _badge("bad", "frozen") if row.frozen else _badge("ok", "cosigning")
+    status = badge("bad", "frozen") if row.frozen else badge("ok", "cosigning")
     cosigners = (
         escape(", ".join(row.cosigners)) if row.cosigners else '<span class="none">none</span>'
     )
     return (
         f"<tr><td>{origin}</td><td>{status}</td><td class=num>{state.size}</td><td>{root}</td>"
-        f"<td>{_when(state.updated, now)}</td><td>{len(row.cosigners)}: {cosigners}</td>"
+        f"<td>{when(state.updated, now)}</td><td>{len(row.cosigners)}: {cosigners}</td>"
         f"<td>{escape(t.source)}</td></tr>"
     )
 
@@ -210,18 +193,18 @@ def _peer_rows(g: GossipSection, now: float) -> tuple[str, int]:
     rows = []
     for p in peers[:MAX_ROWS]:
         state = (
-            _badge("ok", "fresh")
+            badge("ok", "fresh")
             if fresh(p)
-            else _badge("warn", "stale" if p.last_ok is not None else "never reached")
+            else badge("warn", "stale" if p.last_ok is not None else "never reached")
         )
         error = (
-            f"{_when(p.last_error[0], now)}: <code>{escape(p.last_error[1][:300])}</code>"
+            f"{when(p.last_error[0], now)}: <code>{escape(p.last_error[1][:300])}</code>"
             if p.last_error is not None
             else '<span class="none">none</span>'
         )
         rows.append(
             f"<tr><td>{escape(p.name)}</td><td><code class=url>{escape(p.url)}</code></td>"
-            f"<td>{state}</td><td>{_when(p.last_ok, now)}</td><td>{error}</td></tr>"
+            f"<td>{state}</td><td>{when(p.last_ok, now)}</td><td>{error}</td></tr>"
         )
     return "".join(rows), sum(1 for p in g.peers if fresh(p))
 
@@ -230,8 +213,8 @@ def _evidence_rows(g: GossipSection, now: float) -> str:
     held = sorted(g.evidence, key=lambda e: (e.kind == "suspicion", -e.received))
     rows = []
     for e in held[:MAX_ROWS]:
-        alert = _badge("warn", "warn") if e.kind == "suspicion" else _badge("bad", "page")
-        froze = " " + _badge("bad", "froze the log") if e.froze_log else ""
+        alert = badge("warn", "warn") if e.kind == "suspicion" else badge("bad", "page")
+        froze = " " + badge("bad", "froze the log") if e.froze_log else ""
         who = escape(e.witness) if e.witness else '<span class="none">-</span>'
         link = (
             f'<a href="/evidence/{escape(e.fingerprint)}" '
@@ -239,7 +222,7 @@ def _evidence_rows(g: GossipSection, now: float) -> str:
         )
         rows.append(
             f"<tr><td>{alert}</td><td>{escape(e.kind)}{froze}</td><td>{escape(e.origin)}</td>"
-            f"<td>{who}</td><td>{escape(e.source)}</td><td>{_when(e.received, now)}</td>"
+            f"<td>{who}</td><td>{escape(e.source)}</td><td>{when(e.received, now)}</td>"
             f"<td><code>{escape(e.fingerprint[:16])}…</code> {link}</td></tr>"
         )
     return "".join(rows)
