@@ -28,17 +28,16 @@ import hashlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from witness_load import cpu_seconds, witness_daemon  # the same daemon start and CPU probe
 
 from tlog.checkpoint import Checkpoint
 from tlog.keys import Ed25519Signer
@@ -87,24 +86,6 @@ def write_witness(directory: Path) -> Path:
     return config
 
 
-@contextmanager
-def witness_daemon(config: Path) -> Iterator[dict[str, Any]]:
-    command = [sys.executable, "-m", "witnessnet", "witness", "serve", "--config", str(config)]
-    with open(config.parent / "stderr.log", "wb") as stderr:
-        proc = subprocess.Popen([*command, "--init"], stdout=subprocess.PIPE, stderr=stderr)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise SystemExit(f"witness did not start: {(config.parent / 'stderr.log').read_text()}")
-        yield json.loads(line)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
 def good_bodies(n: int) -> list[bytes]:
     """n successive advances of the good log, one leaf at a time."""
     signer = good_signer()
@@ -144,12 +125,6 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
     await reader.readexactly(int(headers.get("content-length", "0")))
     return status, headers.get("connection", "").lower() == "close"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used."""
-    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], p: float) -> float:
